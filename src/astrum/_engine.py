@@ -1,0 +1,410 @@
+"""The event-driven run loop.
+
+A :class:`Program` is everything a run needs, compiled once: the graph, one
+callable and one argument binder per task, retry counts and tail tasks. A
+:class:`Run` executes a program once: each task starts the moment its last
+dependency completes (no stages, no polling), values live in the run's own
+``results`` dict, and the run's outcome is kept in flat per-task arrays from
+which the report is built.
+
+Invariants kept by :class:`Run`:
+
+* a task is launched at most once, and only after every dependency completed;
+* after the first final failure nothing new is launched;
+* every launched task either finishes by itself or is cancelled *and awaited*
+  before :meth:`Run.execute` returns or re-raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import describe_exception
+from ._graph import Graph
+from ._threads import worker_pool
+
+__all__ = ["ASYNC", "AWAITABLE", "SYNC", "Binder", "Program", "Run", "callable_kind"]
+
+# How a task's callable is invoked.
+ASYNC = 0  # coroutine function: awaited on the loop
+SYNC = 1  # plain function: run in a worker thread; an awaitable result is awaited on the loop
+AWAITABLE = 2  # unknown (e.g. lambda returning a coroutine): called on the loop, awaited if needed
+
+# Per-task outcome codes (kept small: one list slot per task).
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+
+_EAGER = sys.version_info >= (3, 12)
+_clock = time.perf_counter
+
+
+def callable_kind(fn: Callable[..., Any]) -> int:
+    """Classify ``fn`` as ASYNC, SYNC or AWAITABLE (see module constants)."""
+    target: Any = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    if inspect.iscoroutinefunction(target):
+        return ASYNC
+    call = getattr(type(target), "__call__", None)
+    if not inspect.isfunction(target) and not inspect.ismethod(target) and inspect.iscoroutinefunction(call):
+        return ASYNC
+    if getattr(target, "__name__", "") == "<lambda>":
+        return AWAITABLE
+    return SYNC
+
+
+class Binder:
+    """Builds one task's call arguments from the run's results.
+
+    Subclasses implement :meth:`bind`; ``needs_await`` tells the engine to
+    pass the arguments through :meth:`resolve` (for awaitable injected values).
+    """
+
+    needs_await = False
+
+    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        raise NotImplementedError
+
+    async def resolve(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Await injected awaitables in place (only called when ``needs_await``)."""
+
+
+@dataclass(slots=True)
+class Program:
+    """A compiled, runnable DAG.
+
+    ``fns``, ``kinds``, ``binders`` and ``retries`` are indexed like ``graph.names``.
+    """
+
+    graph: Graph
+    fns: list[Callable[..., Any]]
+    kinds: list[int]
+    binders: list[Binder | None]
+    retries: list[int]
+    tails: frozenset[int] = frozenset()
+    concurrency_limit: int | None = None
+    semaphore: asyncio.Semaphore | None = None
+    stage_count: int = 0
+    max_parallelism: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _InjectionError(Exception):
+    """Wraps an error raised while building a task's arguments (never retried)."""
+
+    def __init__(self, original: BaseException) -> None:
+        self.original = original
+
+
+class Run:
+    """One execution of a :class:`Program`. Use :meth:`execute` once."""
+
+    def __init__(self, program: Program) -> None:
+        graph = program.graph
+        n = len(graph)
+        self.program = program
+        self.names = graph.names
+        self.results: dict[str, Any] = {}
+        self.status: list[str | None] = [None] * n
+        self.ready_at = [0.0] * n
+        self.start_at = [0.0] * n
+        self.end_at = [0.0] * n
+        self.attempts: dict[int, list[tuple[float, float, str, BaseException | None]]] = {}
+        self.exceptions: dict[int, BaseException] = {}
+        self.finished: list[int] = []
+        self.error_summary: list[str] = []
+        self.first_failure: int | None = None
+        self.fatal: BaseException | None = None
+        self.tail_tasks: dict[int, asyncio.Future[Any]] = {}
+        self.running: dict[int, asyncio.Task[Any]] = {}
+        self._remaining = [len(p) for p in graph.parents]
+        self._ready: deque[int] = deque()
+        self._pumping = False
+        self._failed = False
+        self._active = 0
+        self._unfinished = n - len(program.tails)
+        self._done: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.epoch0 = 0.0
+        self.perf0 = 0.0
+        self.perf_end = 0.0
+
+    # -- driving -----------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        """Run every task; return once all non-tail tasks ended (or the run failed).
+
+        Raises:
+            asyncio.CancelledError: the caller cancelled; every task was cancelled and awaited first.
+            BaseException: a task raised ``KeyboardInterrupt`` or ``SystemExit``; re-raised after cleanup.
+        """
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._done = loop.create_future()
+        self.epoch0 = time.time()
+        self.perf0 = _clock()
+        roots = self.program.graph.roots()
+        for i in roots:
+            self.ready_at[i] = self.perf0
+        self._ready.extend(roots)
+        if self._unfinished <= 0:
+            self._done.set_result(None)
+        self._pump()
+        try:
+            if not self._done.done():
+                await self._done
+        except asyncio.CancelledError:
+            await self._stop(include_tails=True)
+            self.perf_end = _clock()
+            raise
+        if self._failed:
+            await self._stop(include_tails=False)
+        self.perf_end = _clock()
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _stop(self, *, include_tails: bool) -> None:
+        """Cancel running tasks and wait until every one of them has ended."""
+        self._failed = True
+        tails = self.program.tails
+        while True:
+            victims = [t for i, t in self.running.items() if include_tails or i not in tails]
+            victims = [t for t in victims if not t.done()]
+            if not victims:
+                return
+            for t in victims:
+                t.cancel()
+            try:
+                await asyncio.wait(victims)
+            except asyncio.CancelledError:
+                # Cancelled again while cleaning up: keep cleaning, then propagate.
+                await asyncio.wait(victims)
+                raise
+
+    def _pump(self) -> None:
+        """Launch ready tasks (iteratively: eager tasks that finish at once only enqueue)."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            ready = self._ready
+            limit = self.program.concurrency_limit
+            loop = self._loop
+            tails = self.program.tails
+            ready_at = self.ready_at if limit is None else None
+            now = _clock()
+            while ready and not self._failed:
+                if limit is not None and self._active >= limit:
+                    break
+                i = ready.popleft()
+                if ready_at is not None:
+                    ready_at[i] = now
+                self._active += 1
+                if _EAGER:
+                    task = asyncio.Task(self._node(i), loop=loop, eager_start=True)  # type: ignore[call-arg]
+                else:
+                    task = loop.create_task(self._node(i))  # type: ignore[union-attr]
+                if not task.done():
+                    self.running[i] = task
+                if i in tails:
+                    self.tail_tasks[i] = task
+        finally:
+            self._pumping = False
+
+    # -- one task ------------------------------------------------------------------------
+
+    async def _node(self, i: int) -> None:
+        program = self.program
+        name = self.names[i]
+        semaphore = program.semaphore
+        acquired = False
+        try:
+            if semaphore is not None:
+                await semaphore.acquire()
+                acquired = True
+            self.start_at[i] = _clock()
+            binder = program.binders[i]
+            if binder is None:
+                args: list[Any] = []
+                kwargs: dict[str, Any] = {}
+            else:
+                try:
+                    args, kwargs = binder.bind(self.results)
+                    if binder.needs_await:
+                        await binder.resolve(args, kwargs)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    raise _InjectionError(exc) from None
+            if program.retries[i]:
+                value = await self._attempts(i, name, args, kwargs)
+            else:
+                value = await self._call(i, args, kwargs)
+        except asyncio.CancelledError as exc:
+            self.end_at[i] = _clock()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                if self.start_at[i]:
+                    self.status[i] = CANCELLED
+                    self.finished.append(i)
+                    self._record_cancelled_attempt(i)
+                self._leave(i)
+                raise
+            # The task itself raised CancelledError: a failure, never a completion.
+            self._final_failure(i, name, exc)
+            return
+        except _InjectionError as wrapped:
+            self.end_at[i] = _clock()
+            self._final_failure(i, name, wrapped.original)
+            return
+        except Exception as exc:
+            self.end_at[i] = _clock()
+            self._final_failure(i, name, exc)
+            return
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run, re-raise later
+            self.end_at[i] = _clock()
+            if self.fatal is None:
+                self.fatal = exc
+            self._final_failure(i, name, exc)
+            return
+        finally:
+            if acquired:
+                semaphore.release()  # type: ignore[union-attr]
+        self.end_at[i] = _clock()
+        self.results[name] = value
+        self.status[i] = COMPLETED
+        self.finished.append(i)
+        self._complete(i)
+
+    async def _call(self, i: int, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        program = self.program
+        kind = program.kinds[i]
+        fn = program.fns[i]
+        if kind == ASYNC:
+            return await fn(*args, **kwargs)
+        if kind == SYNC:
+            value = await self._in_thread(fn, args, kwargs)
+        else:
+            value = fn(*args, **kwargs)
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    async def _in_thread(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args, **kwargs)
+        future = worker_pool().submit(call)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # A thread cannot be interrupted: wait until it returns so no work outlives the run.
+            if not future.done():
+                waiter = asyncio.wrap_future(future)
+                try:
+                    await asyncio.wait([waiter])
+                finally:
+                    if waiter.done() and not waiter.cancelled():
+                        waiter.exception()  # mark retrieved; the late result is discarded
+            raise
+
+    async def _attempts(self, i: int, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        retries = self.program.retries[i]
+        max_attempts = retries + 1
+        log = self.attempts.setdefault(i, [])
+        for attempt in range(1, max_attempts + 1):
+            started = _clock()
+            try:
+                value = await self._call(i, args, kwargs)
+            except asyncio.CancelledError:
+                log.append((started, _clock(), CANCELLED, None))
+                raise
+            except Exception as exc:
+                log.append((started, _clock(), FAILED, exc))
+                if attempt < max_attempts:
+                    self.error_summary.append(
+                        f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
+                        f"{max_attempts - attempt} retries left: {describe_exception(exc)}"
+                    )
+                    continue
+                self.error_summary.append(
+                    f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: "
+                    f"{describe_exception(exc)}"
+                )
+                raise
+            log.append((started, _clock(), COMPLETED, None))
+            return value
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record_cancelled_attempt(self, i: int) -> None:
+        log = self.attempts.get(i)
+        if log is not None and (not log or log[-1][2] != CANCELLED):
+            log.append((self.start_at[i], self.end_at[i], CANCELLED, None))
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _leave(self, i: int) -> None:
+        self.running.pop(i, None)
+        self._active -= 1
+
+    def _complete(self, i: int) -> None:
+        self._leave(i)
+        remaining = self._remaining
+        ready = self._ready
+        program = self.program
+        for child in program.graph.children[i]:
+            remaining[child] -= 1
+            if remaining[child] == 0:
+                ready.append(child)
+                if program.concurrency_limit is not None:
+                    self.ready_at[child] = _clock()
+        if i not in program.tails:
+            self._unfinished -= 1
+            if self._unfinished == 0:
+                done = self._done
+                if done is not None and not done.done():
+                    done.set_result(None)
+        self._pump()
+
+    def _final_failure(self, i: int, name: str, exc: BaseException) -> None:
+        self.status[i] = FAILED
+        self.exceptions[i] = exc
+        self.finished.append(i)
+        self._leave(i)
+        if i in self.program.tails:
+            return
+        self.error_summary.append(f"Task '{name}' failed during execution: {describe_exception(exc)}")
+        if self.first_failure is None:
+            self.first_failure = i
+        self._failed = True
+        done = self._done
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    @property
+    def failed(self) -> bool:
+        return self.first_failure is not None
+
+    def wall(self, perf: float) -> float:
+        """Convert a ``perf_counter`` reading of this run to epoch seconds."""
+        return self.epoch0 + (perf - self.perf0)
+
+
+def attempt_rows(run: Run, i: int) -> Sequence[tuple[float, float, str, BaseException | None]]:
+    """The attempts of task ``i``: recorded ones, or the single implied one."""
+    log = run.attempts.get(i)
+    if log is not None:
+        return log
+    status = run.status[i]
+    if status is None:
+        return ()
+    return ((run.start_at[i], run.end_at[i], status, run.exceptions.get(i)),)

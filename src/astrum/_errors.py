@@ -1,0 +1,95 @@
+"""Exceptions raised by astrum.
+
+The tree::
+
+    SchedulerError (AstrumError)
+    ├── TaskOrderLoopError          the graph has a cycle (``.errors``, ``.cycle``)
+    ├── TaskOrderNoExitError        every task depends on another task
+    ├── TaskDependencyError         duplicate task names or unknown dependencies
+    ├── TaskNotFoundError           an ordered task has no callable (``.task_name``)
+    ├── TaskDuplicateExecutionError a task would start twice (``.task_name``)
+    └── TaskRegistrationError       bad registration or build (also a ``ValueError``)
+
+Task failures are never raised by a run: they are recorded in the
+:class:`~astrum.ExecutionReport`, with the original exception object kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "AstrumError",
+    "SchedulerError",
+    "TaskDependencyError",
+    "TaskDuplicateExecutionError",
+    "TaskNotFoundError",
+    "TaskOrderLoopError",
+    "TaskOrderNoExitError",
+    "TaskRegistrationError",
+    "describe_exception",
+]
+
+
+class SchedulerError(Exception):
+    """Base class of every error astrum raises."""
+
+
+AstrumError = SchedulerError
+
+
+class TaskOrderLoopError(SchedulerError):
+    """The task graph contains a cycle.
+
+    Attributes:
+        errors: one line per detected problem (``"Cycle detected: a -> b -> a"``).
+        cycle: the task names along the first cycle found, first name repeated at the end.
+    """
+
+    def __init__(self, errors: Sequence[str] | str, cycle: Sequence[str] = ()) -> None:
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        self.cycle = list(cycle)
+        super().__init__("\n".join(self.errors))
+
+
+class TaskOrderNoExitError(SchedulerError):
+    """Every task depends on another task, so no task can start."""
+
+
+class TaskDependencyError(SchedulerError):
+    """Duplicate task names, or dependencies on tasks that are not in the graph."""
+
+
+class TaskNotFoundError(SchedulerError):
+    """A task of the order has no callable."""
+
+    def __init__(self, task_name: str) -> None:
+        self.task_name = task_name
+        super().__init__(f"Task '{task_name}' not found in task list.")
+
+
+class TaskDuplicateExecutionError(SchedulerError):
+    """A task would be started a second time within one run."""
+
+    def __init__(self, task_name: str) -> None:
+        self.task_name = task_name
+        super().__init__(f"Task '{task_name}' is already scheduled for execution.")
+
+
+class TaskRegistrationError(SchedulerError, ValueError):
+    """A task cannot be registered, or a registry cannot be built.
+
+    Attributes:
+        problems: each problem found, one line each (a build collects all of them).
+    """
+
+    def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
+        self.problems = list(problems) or [message]
+        super().__init__(message)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """Render ``exc`` as ``"TypeName: message"`` (just the type name if the message is empty)."""
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

@@ -1,0 +1,178 @@
+"""Task orders and the compiled, validated task graph.
+
+``TaskOrder`` is the user-facing description of one task and its dependencies.
+:func:`compile_graph` turns a list of them into a :class:`Graph` of integer
+indices, checking duplicates, unknown dependencies and cycles in O(V + E)
+without recursion, so graphs of millions of tasks listed in any order validate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ._errors import TaskDependencyError, TaskOrderLoopError
+
+__all__ = ["Graph", "TaskOrder", "compile_graph", "dependency_name"]
+
+
+@dataclass(eq=True)
+class TaskOrder:
+    """One task of a manual DAG and the tasks it waits for.
+
+    Args:
+        task_name: the task's id; it must match a name given to ``DynamicScheduler(tasks=...)``.
+        dependencies: the ``TaskOrder`` objects (or task names) that must complete first.
+    """
+
+    task_name: str
+    dependencies: list[TaskOrder | str] = field(default_factory=list)
+
+    @property
+    def depend(self) -> TaskOrder | str | None:
+        """The first dependency, or ``None``."""
+        return self.dependencies[0] if self.dependencies else None
+
+    @depend.setter
+    def depend(self, value: TaskOrder | str | None) -> None:
+        self.dependencies = [] if value is None else [value]
+
+    def dependency_names(self) -> list[str]:
+        """The names of this task's dependencies, in declaration order."""
+        return [dependency_name(dep) for dep in self.dependencies]
+
+
+def dependency_name(dep: TaskOrder | str) -> str:
+    """The task name a dependency entry refers to."""
+    return dep.task_name if isinstance(dep, TaskOrder) else str(dep)
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """An immutable, validated DAG over task indices.
+
+    ``names[i]`` is task *i*; ``parents[i]`` the tasks it waits for (unique, in
+    declaration order); ``children[i]`` the tasks waiting for it; ``topo`` a
+    topological order; ``levels[i]`` the length of the longest dependency chain
+    above task *i* (its stage id).
+    """
+
+    names: tuple[str, ...]
+    index: dict[str, int]
+    parents: tuple[tuple[int, ...], ...]
+    children: tuple[tuple[int, ...], ...]
+    topo: tuple[int, ...]
+    levels: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def edge_count(self) -> int:
+        return sum(len(p) for p in self.parents)
+
+    def roots(self) -> list[int]:
+        """Tasks with no dependencies, in declaration order."""
+        return [i for i, p in enumerate(self.parents) if not p]
+
+
+def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
+    """Validate ``(name, dependency names)`` pairs and build a :class:`Graph`.
+
+    Raises:
+        TaskDependencyError: a name appears twice, or a dependency is not a listed task.
+        TaskOrderLoopError: the dependencies form a cycle; the message shows it.
+    """
+    names: list[str] = []
+    raw_deps: list[Sequence[str]] = []
+    index: dict[str, int] = {}
+    duplicates: set[str] = set()
+    for name, deps in entries:
+        if name in index:
+            duplicates.add(name)
+        else:
+            index[name] = len(names)
+        names.append(name)
+        raw_deps.append(deps)
+    if duplicates:
+        raise TaskDependencyError(
+            f"Duplicate task names in task_order: {sorted(duplicates)}. Give every task a unique name."
+        )
+
+    parents: list[tuple[int, ...]] = []
+    missing: list[str] = []
+    for name, deps in zip(names, raw_deps, strict=True):
+        if not deps:
+            parents.append(())
+            continue
+        resolved: list[int] = []
+        for dep in deps:
+            j = index.get(dep)
+            if j is None:
+                missing.append(f"{name} -> {dep}")
+            elif j not in resolved:
+                resolved.append(j)
+        parents.append(tuple(resolved))
+    if missing:
+        raise TaskDependencyError(
+            f"Task dependencies are not present in task_order: {missing}. "
+            "Add the missing tasks to the graph or remove these dependencies."
+        )
+
+    n = len(names)
+    child_lists: list[list[int]] = [[] for _ in range(n)]
+    indegree = [0] * n
+    for i, ps in enumerate(parents):
+        indegree[i] = len(ps)
+        for p in ps:
+            child_lists[p].append(i)
+
+    topo: list[int] = [i for i in range(n) if indegree[i] == 0]
+    remaining = indegree[:]
+    head = 0
+    while head < len(topo):
+        i = topo[head]
+        head += 1
+        for c in child_lists[i]:
+            remaining[c] -= 1
+            if remaining[c] == 0:
+                topo.append(c)
+    if len(topo) < n:
+        cycle = _find_cycle(names, parents, remaining)
+        raise TaskOrderLoopError(
+            [f"Cycle detected: {' -> '.join(cycle)}"],
+            cycle=cycle,
+        )
+
+    levels = [0] * n
+    for i in topo:
+        ps = parents[i]
+        if ps:
+            levels[i] = 1 + max(levels[p] for p in ps)
+    return Graph(
+        names=tuple(names),
+        index=index,
+        parents=tuple(parents),
+        children=tuple(tuple(c) for c in child_lists),
+        topo=tuple(topo),
+        levels=tuple(levels),
+    )
+
+
+def _find_cycle(names: list[str], parents: list[tuple[int, ...]], remaining: list[int]) -> list[str]:
+    """Walk dependency edges among the tasks Kahn's algorithm could not order.
+
+    Every such task still waits for at least one other such task, so following
+    the first waiting parent repeatedly must revisit a task: that loop is a cycle.
+    The result reads in dependency direction: ``a -> b`` means *a depends on b*.
+    """
+    start = next(i for i, r in enumerate(remaining) if r > 0)
+    seen: dict[int, int] = {}
+    path: list[int] = []
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(p for p in parents[node] if remaining[p] > 0)
+    loop = path[seen[node] :] + [node]
+    return [names[i] for i in loop]

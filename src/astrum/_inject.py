@@ -1,0 +1,114 @@
+"""Argument injection: build a task's call arguments from upstream results."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._engine import Binder
+from ._errors import SchedulerError
+
+__all__ = ["ArgBinder", "Input", "TaskInputError", "describe_locator"]
+
+
+class TaskInputError(SchedulerError, LookupError):
+    """An upstream result does not contain what a parameter asks for."""
+
+
+def describe_locator(source: str, locator: str | int | None) -> str:
+    """``F('src', 'key')`` rendering of a relation, for messages."""
+    return f"F({source!r})" if locator is None else f"F({source!r}, {locator!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One injected argument.
+
+    ``target`` is the parameter: a name (keyword argument) or a position.
+    The value is ``results[source]`` narrowed by ``locator`` (key/attribute,
+    index, or ``None`` for the whole result), or the result of calling
+    ``from_function`` (a non-callable ``from_function`` is used as a constant).
+    ``check`` (optional) validates the value and returns it, or raises.
+    """
+
+    target: str | int
+    source: str | None
+    locator: str | int | None = None
+    from_function: Any = None
+    use_function: bool = False
+    check: Callable[[Any], Any] | None = None
+
+
+def _extract(value: Any, locator: str | int) -> Any:
+    if isinstance(locator, str):
+        if isinstance(value, Mapping):
+            return value[locator]
+        try:
+            return getattr(value, locator)
+        except AttributeError:
+            if hasattr(value, "__getitem__") and not isinstance(value, (str, bytes)):
+                return value[locator]
+            raise
+    if isinstance(value, Sequence):
+        return value[locator]
+    return list(value)[locator]
+
+
+class ArgBinder(Binder):
+    """Binds a task's inputs; keyword targets become kwargs, int targets positional args."""
+
+    __slots__ = ("_keyword", "_positional", "inputs", "needs_await", "receiver", "task")
+
+    def __init__(self, task: str, inputs: Sequence[Input], receiver: Any = None, has_receiver: bool = False):
+        self.task = task
+        self.inputs = tuple(inputs)
+        self.receiver = (receiver,) if has_receiver else ()
+        self._keyword = tuple(inp for inp in self.inputs if isinstance(inp.target, str))
+        self._positional = tuple(sorted((inp for inp in self.inputs if isinstance(inp.target, int)),
+                                        key=lambda inp: inp.target))  # fmt: skip
+        self.needs_await = any(inp.use_function for inp in self.inputs)
+
+    def _value(self, inp: Input, results: dict[str, Any]) -> Any:
+        if inp.use_function:
+            fn = inp.from_function
+            return fn() if callable(fn) else fn
+        source = inp.source
+        try:
+            value = results[source]  # type: ignore[index]
+        except KeyError:
+            raise TaskInputError(
+                f"Task '{self.task}' parameter {inp.target!r}: no result of task '{source}' in this run. "
+                f"Declare '{source}' as a dependency of '{self.task}'."
+            ) from None
+        locator = inp.locator
+        if locator is not None:
+            try:
+                value = _extract(value, locator)
+            except (KeyError, IndexError, AttributeError, TypeError) as exc:
+                kind = "index" if isinstance(locator, int) else "key or attribute"
+                raise TaskInputError(
+                    f"Task '{self.task}' parameter {inp.target!r}: the result of task '{source}' "
+                    f"({type(value).__name__}) has no {kind} {locator!r} "
+                    f"(declared as {describe_locator(source, locator)}): {exc!r}. "
+                    f"Fix the locator or what '{source}' returns."
+                ) from exc  # type: ignore[arg-type]
+        if inp.check is not None:
+            value = inp.check(value)
+        return value
+
+    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        kwargs = {inp.target: self._value(inp, results) for inp in self._keyword}
+        args = list(self.receiver)
+        for inp in self._positional:
+            args.append(self._value(inp, results))
+        return args, kwargs  # type: ignore[return-value]
+
+    async def resolve(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        for key, value in kwargs.items():
+            if inspect.isawaitable(value):
+                kwargs[key] = await value
+        for k, value in enumerate(args):
+            if inspect.isawaitable(value):
+                args[k] = await value

@@ -1,0 +1,184 @@
+"""Turn a finished :class:`~astrum._engine.Run` into an :class:`~astrum.ExecutionReport`."""
+
+from __future__ import annotations
+
+from ._engine import CANCELLED, COMPLETED, FAILED, Run, attempt_rows
+from ._errors import describe_exception
+from ._plan import build_plan
+from ._report import (
+    ExecutionReport,
+    TaskAttemptStatistics,
+    TaskExecutionStatistics,
+    TaskStageStatistics,
+    _LazyParts,
+)
+
+__all__ = ["report_from_run"]
+
+SKIPPED = "skipped"
+
+
+def report_from_run(run: Run, *, total_start: float, planning_duration: float) -> ExecutionReport:
+    """Build the report of ``run``; per-task objects are created lazily on first access.
+
+    Args:
+        run: an executed run.
+        total_start: epoch time at which ``execute()`` was entered.
+        planning_duration: seconds spent validating and compiling before the run began.
+    """
+    program = run.program
+    graph = program.graph
+    names = graph.names
+    tails = program.tails
+    # Tail tasks may still finish after the report is made: freeze what it describes.
+    status = list(run.status) if tails else run.status
+    finished = list(run.finished) if tails else run.finished
+    successful = status.count(COMPLETED)
+    failed = status.count(FAILED)
+    end_epoch = run.wall(run.perf_end)
+    failed_run = run.failed
+    summary = list(run.error_summary)
+    culprit = run.first_failure
+    if culprit is not None:
+        first = run.exceptions[culprit]
+        summary.insert(0, f"Execution interrupted; task '{names[culprit]}' failed: {describe_exception(first)}")
+    # Tail tasks that had not ended when the run returned are reported only through tail_tasks.
+    unreported = {i for i in tails if status[i] is None}
+    culprit_name = names[culprit] if culprit is not None else None
+
+    def task_statistics() -> list[TaskExecutionStatistics]:
+        wall = run.wall
+        levels = graph.levels
+        retries = program.retries
+        stats: list[TaskExecutionStatistics] = []
+        append = stats.append
+        for i in finished:
+            st = status[i]
+            start = wall(run.start_at[i])
+            end = wall(run.end_at[i])
+            exc = run.exceptions.get(i)
+            rows = attempt_rows(run, i)
+            attempts = [
+                TaskAttemptStatistics(
+                    task_name=names[i],
+                    attempt_number=k,
+                    max_retries=retries[i],
+                    start_time=wall(a_start),
+                    end_time=wall(a_end),
+                    duration=a_end - a_start,
+                    status=a_status,
+                    error_message=(
+                        describe_exception(a_exc)
+                        if a_exc is not None
+                        else ("Task cancelled" if a_status == CANCELLED else None)
+                    ),
+                    will_retry=k < len(rows) and a_status == FAILED,
+                    exception=a_exc,
+                )
+                for k, (a_start, a_end, a_status, a_exc) in enumerate(rows, start=1)
+            ]
+            if st == FAILED:
+                message: str | None = describe_exception(exc) if exc is not None else None
+            elif st == CANCELLED:
+                message = "Task cancelled due to previous failure" if failed_run else "Task cancelled"
+            else:
+                message = None
+            append(
+                TaskExecutionStatistics(
+                    task_name=names[i],
+                    stage_id=levels[i],
+                    start_time=start,
+                    end_time=end,
+                    duration=run.end_at[i] - run.start_at[i],
+                    status=st or SKIPPED,
+                    error_message=message,
+                    retry=retries[i],
+                    attempt_count=len(attempts),
+                    attempt_statistics=attempts,
+                    queued_duration=max(0.0, run.start_at[i] - run.ready_at[i]),
+                    exception=exc,
+                    caused_by=culprit_name if st == CANCELLED and failed_run else None,
+                )
+            )
+        for i, st in enumerate(status):
+            if st is None and i not in unreported:
+                append(
+                    TaskExecutionStatistics(
+                        task_name=names[i],
+                        stage_id=levels[i],
+                        start_time=end_epoch,
+                        end_time=end_epoch,
+                        duration=0.0,
+                        status=SKIPPED,
+                        error_message=(
+                            f"Skipped: task '{culprit_name}' failed before this task could start"
+                            if culprit_name
+                            else "Skipped: the run stopped before this task could start"
+                        ),
+                        retry=retries[i],
+                        caused_by=culprit_name,
+                    )
+                )
+        return stats
+
+    def stage_statistics() -> list[TaskStageStatistics]:
+        plan = build_plan(graph)
+        wall = run.wall
+        out: list[TaskStageStatistics] = []
+        for stage in plan.stages:
+            members = [graph.index[name] for name in stage.start_tasks]
+            started = [i for i in members if status[i] is not None]
+            if not started:
+                continue
+            start = min(run.start_at[i] for i in started)
+            end = max(run.end_at[i] for i in started)
+            out.append(
+                TaskStageStatistics(
+                    stage_id=stage.stage_id,
+                    stage_name=f"Stage_{stage.stage_id}",
+                    start_time=wall(start),
+                    end_time=wall(end),
+                    duration=end - start,
+                    parallel_task_count=len(stage.parallel_tasks),
+                    wait_task_count=len(stage.wait_for_tasks),
+                    parallel_tasks=stage.parallel_tasks,
+                    wait_tasks=stage.wait_for_tasks,
+                )
+            )
+        return out
+
+    def original_tasks() -> dict[str, list[str]]:
+        return {name: [names[p] for p in parents] for name, parents in zip(names, graph.parents, strict=True)}
+
+    def critical_path() -> list[str]:
+        ended = [i for i in finished if status[i] is not None and i not in unreported]
+        if not ended:
+            return []
+        end_at = run.end_at
+        node = max(ended, key=end_at.__getitem__)
+        path = [node]
+        while graph.parents[node]:
+            node = max(graph.parents[node], key=end_at.__getitem__)
+            path.append(node)
+        path.reverse()
+        return [names[i] for i in path]
+
+    state = "failed" if failed_run else "completed"
+    return ExecutionReport(
+        total_start_time=total_start,
+        total_end_time=end_epoch,
+        total_duration=end_epoch - total_start,
+        planning_duration=planning_duration,
+        execution_duration=run.perf_end - run.perf0,
+        total_tasks=len(graph),
+        total_stages=program.stage_count,
+        max_parallelism=program.max_parallelism,
+        successful_tasks=successful,
+        failed_tasks=failed,
+        execution_state=state,
+        error_summary=summary,
+        tail_tasks={names[i]: t for i, t in run.tail_tasks.items()},
+        task_return_set=run.results,
+        exceptions={names[i]: e for i, e in run.exceptions.items()},
+        _lazy=_LazyParts(task_statistics, stage_statistics, original_tasks, critical_path),
+    )

@@ -1,0 +1,265 @@
+"""``DynamicScheduler``: Astrum 0.1's manual-DAG entry point, on the event-driven engine."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._engine import Binder, Program, Run, callable_kind
+from ._errors import SchedulerError, TaskNotFoundError
+from ._graph import TaskOrder
+from ._inject import ArgBinder, Input
+from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
+from ._report import ExecutionReport
+from ._run_report import report_from_run
+from ._states import ExecutionState, StageStatus
+from ._taskdata import TaskData
+
+__all__ = ["DynamicScheduler", "TaskCallable"]
+
+TaskCallable = Callable[..., Any]
+logger = logging.getLogger("astrum")
+
+
+def _validate_tasks(tasks: Sequence[tuple[str, TaskCallable]]) -> None:
+    problems: list[str] = []
+    seen: set[str] = set()
+    duplicates: set[str] = set()
+    for i, entry in enumerate(tasks):
+        if not isinstance(entry, tuple | list) or len(entry) != 2:
+            problems.append(f"Task #{i} must be a (name, callable) pair, got {entry!r}")
+            continue
+        name, fn = entry
+        if not isinstance(name, str):
+            problems.append(f"Task #{i} name is not a string: {type(name)}")
+            continue
+        if name in seen:
+            duplicates.add(name)
+        seen.add(name)
+        if inspect.iscoroutine(fn):
+            problems.append(
+                f"Task '{name}' 是已 call 的协程对象；当前版本不再支持，请改为直接传入函数引用（不要加括号）。"
+                f" (Task '{name}' is an already-called coroutine object; pass the function itself, "
+                f"without parentheses.)"
+            )
+        elif not callable(fn):
+            problems.append(
+                f"Task '{name}' 不是可调用对象，得到 {type(fn)}。 (Task '{name}' is not callable; got {type(fn)}.)"
+            )
+    if duplicates:
+        problems.insert(0, f"Duplicate task names in tasks: {sorted(duplicates)}")
+    if problems:
+        raise TypeError("\n".join(problems))
+
+
+class DynamicScheduler:
+    """Runs a predeclared DAG: every task starts as soon as its own dependencies are done.
+
+    Args:
+        tasks: ``(task_id, callable)`` pairs. Pass functions, not coroutine objects.
+        task_order: one :class:`TaskOrder` per task to run, with its dependencies.
+        task_data_refs: explicit :class:`TaskData` per task id (values injected from upstream results).
+        has_data_path: kept for compatibility.
+        ignore_tail_task: ids whose completion ``execute()`` does not wait for; they are
+            returned, possibly still running, in ``report.tail_tasks``.
+        concurrency_context: a semaphore bounding how many tasks run at once.
+        task_retries: extra attempts per task id after a failure.
+        silence: kept for compatibility (astrum logs through the ``astrum`` logger).
+
+    Raises:
+        TypeError: ``tasks`` holds duplicate names, non-string names, coroutine objects
+            or non-callables (all problems listed).
+    """
+
+    def __init__(
+        self,
+        tasks: list[tuple[str, TaskCallable]],
+        task_order: list[TaskOrder],
+        task_data_refs: dict[str, TaskData] | None = None,
+        has_data_path: bool = False,
+        ignore_tail_task: list[str] | None = None,
+        concurrency_context: asyncio.Semaphore | None = None,
+        *,
+        task_retries: dict[str, int] | None = None,
+        silence: bool = True,
+    ) -> None:
+        _validate_tasks(tasks)
+        self.ignore_tail_task = list(ignore_tail_task or [])
+        self.task_data_refs = task_data_refs or {}
+        self.has_data_path = has_data_path
+        self.silence = silence
+        self.task_retries = task_retries or {}
+        self.tasks = tasks
+        self.task_order = task_order
+        self.concurrency_context = concurrency_context
+        #: Bound on concurrently running tasks enforced by the engine itself (no semaphore).
+        self.concurrency_limit: int | None = None
+        self.execution_state = ExecutionState.NONE
+        self.stage_status: StageStatus | None = None
+        self.current_stage = -1
+        self.task_return_set: dict[str, Any] = {}
+        self._callables = {name: fn for name, fn in tasks}
+        # Set by the registry: precompiled bindings, so builds are not repeated per execute().
+        self._bindings: dict[str, Binder] | None = None
+        self._program: Program | None = None
+
+    # -- inspection ----------------------------------------------------------------------
+
+    def detect_cycle(self) -> None:
+        """Raise :class:`~astrum.TaskOrderLoopError` if the task orders contain a cycle."""
+        ExecutionPlanner(self.task_order).detect_cycle()
+
+    def get_execute_timeline(self) -> ExecutionPlan:
+        """Validate the task orders and return their stage view (for inspection only)."""
+        return ExecutionPlanner(self.task_order).get_execute_timeline()
+
+    def find_task_by_name(self, name: str) -> TaskCallable | None:
+        """The callable registered for ``name``, or ``None``."""
+        return self._callables.get(name)
+
+    # -- running -------------------------------------------------------------------------
+
+    def _compile(self) -> Program:
+        if self._program is not None:
+            return self._program
+        graph = graph_from_orders(self.task_order)
+        names = graph.names
+        callables = self._callables
+        fns: list[TaskCallable] = []
+        for name in names:
+            fn = callables.get(name)
+            if fn is None:
+                raise TaskNotFoundError(name)
+            fns.append(fn)
+        bindings = self._bindings
+        if bindings is None:
+            bindings = {
+                name: _binder_from_task_data(name, data, callables.get(name))
+                for name, data in self.task_data_refs.items()
+                if name in graph.index and data.input_data_item
+            }
+        retries = self.task_retries
+        tails = frozenset(graph.index[n] for n in self.ignore_tail_task if n in graph.index)
+        stage_count, max_parallelism = stage_parallelism(graph)
+        limit = self.concurrency_limit
+        return Program(
+            graph=graph,
+            fns=fns,
+            kinds=[callable_kind(fn) for fn in fns],
+            binders=[bindings.get(name) for name in names] if bindings else [None] * len(names),
+            retries=[int(retries.get(name, 0)) for name in names] if retries else [0] * len(names),
+            tails=tails,
+            concurrency_limit=limit if limit and limit > 0 else None,
+            semaphore=self.concurrency_context,
+            stage_count=stage_count,
+            max_parallelism=max_parallelism,
+        )
+
+    async def execute(self) -> ExecutionReport:
+        """Run the DAG once and return its report.
+
+        Task failures are recorded in the report, never raised. Planning errors
+        (cycles, unknown dependencies, a task without callable) give a ``failed``
+        report whose ``error_summary`` says what is wrong.
+
+        Raises:
+            asyncio.CancelledError: the caller cancelled; all running tasks were cancelled and awaited.
+        """
+        total_start = time.time()
+        planning_start = time.perf_counter()
+        self.current_stage = -1
+        self.execution_state = ExecutionState.PLANNING
+        try:
+            program = self._compile()
+        except TaskNotFoundError as exc:
+            return self._planning_failure(total_start, planning_start, f"Execution failed: {exc}")
+        except SchedulerError as exc:
+            return self._planning_failure(total_start, planning_start, str(exc))
+        planning_duration = time.perf_counter() - planning_start
+        self.execution_state = ExecutionState.RUNNING
+        self.stage_status = StageStatus.RUNNING
+        run = Run(program)
+        try:
+            await run.execute()
+        except asyncio.CancelledError:
+            self.execution_state = ExecutionState.CANCELLED
+            self.stage_status = StageStatus.CANCELLED
+            raise
+        except BaseException:
+            self.execution_state = ExecutionState.FAILED
+            self.stage_status = StageStatus.FAILED
+            raise
+        report = report_from_run(run, total_start=total_start, planning_duration=planning_duration)
+        failed = run.failed
+        self.execution_state = ExecutionState.FAILED if failed else ExecutionState.COMPLETED
+        self.stage_status = StageStatus.FAILED if failed else StageStatus.COMPLETED
+        self.task_return_set = run.results
+        if failed:
+            logger.info("run failed: %s", report.error_summary[0])
+        return report
+
+    def _planning_failure(self, total_start: float, planning_start: float, message: str) -> ExecutionReport:
+        self.execution_state = ExecutionState.FAILED
+        self.stage_status = StageStatus.FAILED
+        end = time.time()
+        duration = time.perf_counter() - planning_start
+        logger.info("run could not start: %s", message)
+        return ExecutionReport(
+            total_start_time=total_start,
+            total_end_time=end,
+            total_duration=end - total_start,
+            planning_duration=duration,
+            execution_duration=0.0,
+            total_tasks=len(self.task_order),
+            execution_state=ExecutionState.FAILED.value,
+            error_summary=[message],
+            original_tasks={},
+        )
+
+
+def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -> ArgBinder:
+    """Compile explicit :class:`TaskData` inputs into a binder.
+
+    A ``to_relation.index`` is mapped to the parameter at that position, so
+    ``index=1`` fills the second parameter (keyword), not the first.
+    """
+    params: list[str] = []
+    if fn is not None:
+        try:
+            params = [
+                p.name
+                for p in inspect.signature(fn).parameters.values()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            ]
+        except (TypeError, ValueError):
+            params = []
+    inputs: list[Input] = []
+    for item in data.input_data_item:
+        inputs.append(input_from_item(task, item, params))
+    return ArgBinder(task, inputs)
+
+
+def input_from_item(task: str, item: Any, params: Sequence[str]) -> Input:
+    """Translate one explicit input ``DataItem`` into an :class:`Input`."""
+    source_rel = item.from_relation
+    target_rel = item.to_relation
+    target: str | int = 0
+    if target_rel is not None:
+        if target_rel.key is not None:
+            target = target_rel.key
+        elif target_rel.index is not None:
+            target = target_rel.index
+            if 0 <= target < len(params):
+                target = params[target]
+    if source_rel is None:
+        raise SchedulerError(f"Task '{task}' has an input data item without from_relation; say where it comes from.")
+    if source_rel.from_function is not None:
+        return Input(target=target, source=None, from_function=source_rel.from_function, use_function=True)
+    locator: str | int | None = None
+    if not source_rel.single_item:
+        locator = source_rel.key if source_rel.key is not None else source_rel.index
+    return Input(target=target, source=source_rel.related_task, locator=locator)

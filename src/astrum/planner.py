@@ -1,0 +1,8 @@
+"""Public home of the stage planner (the stage view is informational; execution is event-driven)."""
+
+from ._graph import TaskOrder as TaskOrder
+from ._plan import ExecutionPlan as ExecutionPlan
+from ._plan import ExecutionPlanner as ExecutionPlanner
+from ._plan import ExecutionStage as ExecutionStage
+
+__all__ = ["ExecutionPlan", "ExecutionPlanner", "ExecutionStage", "TaskOrder"]
