@@ -1,5 +1,6 @@
 """astrum: a lightweight, in-process, event-driven async DAG orchestrator."""
 
+from ._config import AstrumConfig as AstrumConfig
 from ._errors import AstrumError as AstrumError
 from ._errors import SchedulerError as SchedulerError
 from ._errors import TaskDependencyError as TaskDependencyError
@@ -10,6 +11,14 @@ from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
 from ._errors import TaskRegistrationError as TaskRegistrationError
 from ._graph import TaskOrder as TaskOrder
 from ._inject import TaskInputError as TaskInputError
+from ._namespaces import active_namespace as active_namespace
+from ._namespaces import build_scheduler as build_scheduler
+from ._namespaces import build_task_orders as build_task_orders
+from ._namespaces import clear_registry as clear_registry
+from ._namespaces import get_registry as get_registry
+from ._namespaces import run as run
+from ._namespaces import task as task
+from ._namespaces import use_namespace as use_namespace
 from ._plan import ExecutionPlan as ExecutionPlan
 from ._plan import ExecutionPlanner as ExecutionPlanner
 from ._plan import ExecutionStage as ExecutionStage
@@ -17,15 +26,46 @@ from ._report import ExecutionReport as ExecutionReport
 from ._report import TaskAttemptStatistics as TaskAttemptStatistics
 from ._report import TaskExecutionStatistics as TaskExecutionStatistics
 from ._report import TaskStageStatistics as TaskStageStatistics
+from ._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
+from ._registry import RegisteredTask as RegisteredTask
+from ._registry import SchedulerRegistry as SchedulerRegistry
 from ._scheduler import DynamicScheduler as DynamicScheduler
 from ._states import ExecutionState as ExecutionState
 from ._states import StageStatus as StageStatus
 from ._states import TaskStatus as TaskStatus
+from ._taskdata import DataItem as DataItem
+from ._taskdata import DTRela as DTRela
+from ._taskdata import TaskData as TaskData
+from ._transport import F as F
+from ._transport import From as From
+from ._transport import Ref as Ref
+from ._transport import T as T
+from ._transport import To as To
 
 __version__ = "0.2.0.dev0"
 
 __all__ = [
+    "DEFAULT_NAMESPACE",
+    "AstrumConfig",
     "AstrumError",
+    "DTRela",
+    "DataItem",
+    "F",
+    "From",
+    "Ref",
+    "RegisteredTask",
+    "SchedulerRegistry",
+    "T",
+    "TaskData",
+    "To",
+    "active_namespace",
+    "build_scheduler",
+    "build_task_orders",
+    "clear_registry",
+    "get_registry",
+    "run",
+    "task",
+    "use_namespace",
     "DynamicScheduler",
     "ExecutionPlan",
     "ExecutionPlanner",

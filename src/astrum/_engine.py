@@ -223,7 +223,7 @@ class Run:
 
     # -- one task ------------------------------------------------------------------------
 
-    async def _node(self, i: int) -> None:
+    async def _node(self, i: int) -> Any:
         program = self.program
         name = self.names[i]
         semaphore = program.semaphore
@@ -270,7 +270,9 @@ class Run:
         except Exception as exc:
             self.end_at[i] = _clock()
             self._final_failure(i, name, exc)
-            return
+            if i in program.tails:
+                raise  # whoever awaits the tail task sees its error
+            return None
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run, re-raise later
             self.end_at[i] = _clock()
             if self.fatal is None:
@@ -285,6 +287,7 @@ class Run:
         self.status[i] = COMPLETED
         self.finished.append(i)
         self._complete(i)
+        return value
 
     async def _call(self, i: int, args: list[Any], kwargs: dict[str, Any]) -> Any:
         program = self.program

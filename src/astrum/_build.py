@@ -1,0 +1,586 @@
+"""The registry build pipeline: select tasks, resolve relations, validate, compile a program.
+
+Every problem found is collected and raised as one :class:`TaskRegistrationError`.
+A build reads registered tasks and user ``TaskData`` but never modifies them,
+so a registry can be built any number of times, also concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._config import AstrumConfig
+from ._engine import Binder, Program, callable_kind
+from ._errors import TaskRegistrationError
+from ._graph import Graph, TaskOrder, compile_graph
+from ._inject import ArgBinder, Input, describe_locator
+from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
+from ._plan import stage_parallelism
+from ._registry import RegisteredTask, SchedulerRegistry
+from ._taskdata import TaskData
+from ._transport import NO_ANNOTATION, CallableSpec, parse_callable, underlying_function
+from ._typecheck import field_type, is_compatible, item_type, type_name, value_checker
+
+__all__ = ["BuildResult", "build", "select"]
+
+_TRANSPORT_HEADER = "Data transport validation failed with the following errors:\n- "
+
+
+class _Problem(Exception):
+    """One build problem (collected, never raised to the user on its own)."""
+
+
+class _TaskNames(Mapping[str, Any]):
+    """Names string annotations may use: task function names, then task ids (built on first use)."""
+
+    def __init__(self, tasks: Mapping[str, RegisteredTask]) -> None:
+        self._tasks = tasks
+        self._names: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._names is None:
+            names: dict[str, Any] = {}
+            for tid, record in self._tasks.items():
+                fn_name = getattr(underlying_function(record.function), "__name__", None)
+                if isinstance(fn_name, str):
+                    names.setdefault(fn_name, record.function)
+            for tid in self._tasks:
+                names.setdefault(tid, tid)
+            self._names = names
+        return self._names
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+class _Resolver:
+    """Turns task references (ids or registered callables) into task ids."""
+
+    def __init__(self, tasks: Mapping[str, RegisteredTask]) -> None:
+        self._tasks = tasks
+        self._by_identity: dict[int, list[str]] | None = None
+        self._by_qualname: dict[tuple[str, str], list[str]] | None = None
+
+    def _index(self) -> tuple[dict[int, list[str]], dict[tuple[str, str], list[str]]]:
+        if self._by_identity is None or self._by_qualname is None:
+            by_identity: dict[int, list[str]] = {}
+            by_qualname: dict[tuple[str, str], list[str]] = {}
+            for tid, record in self._tasks.items():
+                obj = record.function
+                for key in {id(obj), id(underlying_function(obj))}:
+                    by_identity.setdefault(key, []).append(tid)
+                qual = callable_qualname(obj)
+                if qual is not None:
+                    by_qualname.setdefault(qual, []).append(tid)
+            self._by_identity, self._by_qualname = by_identity, by_qualname
+        return self._by_identity, self._by_qualname
+
+    def resolve(self, ref: Any, consumer: str, kind: str) -> str:
+        if isinstance(ref, str):
+            if ref not in self._tasks:
+                raise _Problem(
+                    f"Unknown task id '{ref}' referenced by {kind} relation at task '{consumer}'. "
+                    "Register that task or fix the id."
+                )
+            return ref
+        if not callable(ref) and not isinstance(ref, staticmethod | classmethod):
+            raise _Problem(
+                f"Invalid task reference {ref!r} in {kind} relation at task '{consumer}': "
+                "use a task id (str) or the registered function."
+            )
+        by_identity, by_qualname = self._index()
+        found: list[str] = []
+        for key in {id(ref), id(underlying_function(ref))}:
+            for tid in by_identity.get(key, ()):
+                if tid not in found:
+                    found.append(tid)
+        if not found:
+            qual = callable_qualname(ref)
+            found = list(by_qualname.get(qual, ())) if qual is not None else []
+        if len(found) == 1:
+            return found[0]
+        name = getattr(underlying_function(ref), "__qualname__", repr(ref))
+        if not found:
+            raise _Problem(
+                f"Unknown callable task reference '{name}' in {kind} relation at task '{consumer}'. "
+                "Register the function as a task, or refer to the task by its id."
+            )
+        raise _Problem(
+            f"Callable task reference is ambiguous: task ids '{found[0]}' and '{found[1]}' refer to the same "
+            f"callable ('{name}', used at task '{consumer}'). Refer to the task by its id instead."
+        )
+
+
+@dataclass
+class _Prepared:
+    """What the build knows about one registered task."""
+
+    record: RegisteredTask
+    receiver: Receiver
+    spec: CallableSpec
+    inputs: list[Input] = field(default_factory=list)
+    edges: list[tuple[str, Any, str | int, Any]] = field(default_factory=list)  # (source, locator, param, expected)
+    deps: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _prepare(
+    registry: SchedulerRegistry,
+    record: RegisteredTask,
+    instances: Sequence[Any],
+    names: _TaskNames,
+) -> _Prepared:
+    cache = registry._spec_cache
+    cached = cache.get(record.task_id)
+    receiver = classify(record.function, instances)
+    skip_first = receiver.kind is not None
+    if cached is not None and cached[0] is record and cached[1] == skip_first:
+        spec = cached[2]
+    else:
+        spec = parse_callable(record.task_id, receiver.call, names, skip_first=skip_first)
+        if not spec.problems:
+            cache[record.task_id] = (record, skip_first, spec)
+    return _Prepared(record=record, receiver=receiver, spec=spec)
+
+
+def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
+    """Resolve every input relation of a task; fill ``inputs``, ``edges``, ``deps``, ``problems``."""
+    record = prepared.record
+    tid = record.task_id
+    deps = list(record.depends_on)
+    for ref in prepared.spec.inputs:
+        try:
+            source = resolver.resolve(ref.source, tid, "input")
+        except _Problem as problem:
+            prepared.problems.append(str(problem))
+            continue
+        prepared.inputs.append(Input(target=ref.param, source=source, locator=ref.locator))
+        prepared.edges.append((source, ref.locator, ref.param, ref.expected))
+        deps.append(source)
+    data = record.data
+    if data is not None:
+        params = [p.name for p in prepared.spec.params if p.kind in (p.kind.POSITIONAL_OR_KEYWORD, p.kind.KEYWORD_ONLY)]
+        for k, item in enumerate(data.input_data_item):
+            source_rel = item.from_relation
+            if source_rel is None:
+                prepared.problems.append(
+                    f"Data item in task {tid} has no from_relation (input[{k}]): "
+                    "say which task (DTRela(related_task=...)) or function (from_function=...) provides it."
+                )
+                continue
+            target: str | int = 0
+            if item.to_relation is not None:
+                if item.to_relation.key is not None:
+                    target = item.to_relation.key
+                elif item.to_relation.index is not None:
+                    target = item.to_relation.index
+            if isinstance(target, int) and 0 <= target < len(params):
+                target = params[target]
+            if source_rel.from_function is not None:
+                prepared.inputs.append(
+                    Input(target=target, source=None, from_function=source_rel.from_function, use_function=True)
+                )
+                continue
+            try:
+                source = resolver.resolve(source_rel.related_task, tid, "input")
+            except _Problem as problem:
+                prepared.problems.append(str(problem))
+                continue
+            locator: str | int | None = None
+            if not source_rel.single_item:
+                locator = source_rel.key if source_rel.key is not None else source_rel.index
+                if locator is None:
+                    prepared.problems.append(
+                        f"Data item in task {tid} has a from_relation with neither key, index nor "
+                        f"single_item=True (input[{k}]); choose one."
+                    )
+                    continue
+            prepared.inputs.append(Input(target=target, source=source, locator=locator))
+            prepared.edges.append((source, locator, target, item.allow_data_model or NO_ANNOTATION))
+            deps.append(source)
+    prepared.deps = deps
+    return deps
+
+
+def _pushes(prepared: _Prepared, resolver: _Resolver) -> list[tuple[str, Input, Any]]:
+    """Return relations of a task as ``(target task, input for the target, expected type)``."""
+    out: list[tuple[str, Input, Any]] = []
+    tid = prepared.record.task_id
+    for push in prepared.spec.pushes:
+        try:
+            target = resolver.resolve(push.target, tid, "return")
+        except _Problem as problem:
+            prepared.problems.append(str(problem))
+            continue
+        param: str | int = push.target_param if push.target_param is not None else 0
+        out.append((target, Input(target=param, source=tid, locator=push.local), push.expected))
+    data = prepared.record.data
+    if data is not None:
+        for item in data.output_data_item:
+            to_rel, from_rel = item.to_relation, item.from_relation
+            if to_rel is None or not to_rel.related_task or to_rel.related_task == tid:
+                continue
+            try:
+                target = resolver.resolve(to_rel.related_task, tid, "return")
+            except _Problem as problem:
+                prepared.problems.append(str(problem))
+                continue
+            local: str | int | None = None
+            if from_rel is not None and not from_rel.single_item:
+                local = from_rel.key if from_rel.key is not None else from_rel.index
+            param = to_rel.key if to_rel.key is not None else (to_rel.index if to_rel.index is not None else 0)
+            out.append((target, Input(target=param, source=tid, locator=local), item.allow_data_model))
+    return out
+
+
+def select(
+    registry: SchedulerRegistry,
+    tasks: Mapping[str, RegisteredTask],
+    target_tasks: Sequence[str] | None,
+    prepared: dict[str, _Prepared] | None = None,
+    config: AstrumConfig | None = None,
+) -> list[str]:
+    """The ids a build runs: all tasks, or the closure of ``target_tasks`` over their sources.
+
+    Dependencies, ``Ref``/``F`` sources, explicit ``DTRela`` sources and tasks
+    pushing into a selected task (``T(...)``) are followed. Registration order is kept.
+    """
+    if target_tasks is None:
+        return list(tasks)
+    if isinstance(target_tasks, str):
+        target_tasks = [target_tasks]
+    for target in target_tasks:
+        if target not in tasks:
+            raise TaskRegistrationError(f"Task '{target}' is not registered in '{registry.name}'.")
+    if prepared is None:
+        prepared = _prepare_all(registry, tasks, config or AstrumConfig())
+    resolver = _Resolver(tasks)
+    pushed_by: dict[str, list[str]] = {}
+    for tid, prep in prepared.items():
+        for target, _input, _expected in _pushes(_copy(prep), resolver):
+            pushed_by.setdefault(target, []).append(tid)
+    chosen: set[str] = set()
+    stack = list(target_tasks)
+    while stack:
+        tid = stack.pop()
+        if tid in chosen or tid not in tasks:
+            continue
+        chosen.add(tid)
+        stack.extend(_sources(_copy(prepared[tid]), resolver))
+        stack.extend(pushed_by.get(tid, ()))
+    return [tid for tid in tasks if tid in chosen]
+
+
+def _copy(prep: _Prepared) -> _Prepared:
+    return _Prepared(record=prep.record, receiver=prep.receiver, spec=prep.spec)
+
+
+def _prepare_all(
+    registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask], config: AstrumConfig
+) -> dict[str, _Prepared]:
+    names = _TaskNames(tasks)
+    instances = config.class_instances
+    return {tid: _prepare(registry, record, instances, names) for tid, record in tasks.items()}
+
+
+@dataclass
+class BuildResult:
+    """A validated build: task orders plus everything a scheduler needs."""
+
+    registry: SchedulerRegistry
+    config: AstrumConfig
+    selected: list[str]
+    graph: Graph
+    program: Program
+    orders: list[TaskOrder]
+    prepared: dict[str, _Prepared]
+    concurrency_context: asyncio.Semaphore | None = None
+
+    def task_data(self) -> dict[str, TaskData]:
+        """Explicit ``TaskData`` of the selected tasks (annotation relations are not materialised)."""
+        return {tid: self.prepared[tid].record.data for tid in self.selected if self.prepared[tid].record.data}  # type: ignore[misc]
+
+    def scheduler(self) -> Any:
+        from ._scheduler import DynamicScheduler
+
+        program = self.program
+        config = self.config
+        tasks = [(tid, self.prepared[tid].record.function) for tid in self.selected]
+        retries = {tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry}
+        scheduler = DynamicScheduler(
+            tasks=tasks,
+            task_order=self.orders,
+            task_data_refs=self.task_data(),
+            has_data_path=any(self.prepared[t].inputs for t in self.selected),
+            ignore_tail_task=list(config.ignore_tail_task),
+            concurrency_context=self.concurrency_context,
+            task_retries=retries,
+            silence=config.silence,
+        )
+        scheduler.concurrency_limit = program.concurrency_limit
+        scheduler._program = program
+        return scheduler
+
+
+def build(
+    registry: SchedulerRegistry,
+    target_tasks: Sequence[str] | None,
+    config: AstrumConfig,
+    *,
+    concurrency_context: asyncio.Semaphore | None = None,
+) -> BuildResult:
+    """Run the build pipeline (see module docstring)."""
+    tasks = registry.get_all_tasks()
+    problems: list[str] = []
+    if not config.allow_no_dir_definition:
+        for tid, record in tasks.items():
+            data = record.data
+            if data is None:
+                continue
+            for item in [*data.input_data_item, *data.output_data_item]:
+                if item.from_relation is None or item.to_relation is None:
+                    raise TaskRegistrationError(
+                        "Data items with no source or target definition are not allowed when "
+                        f"allow_no_dir_definition is set to False (task '{tid}')."
+                    )
+    duplicates = duplicate_instances(config.class_instances)
+    if duplicates:
+        raise TaskRegistrationError(f"Duplicate class_instances for the same class: {', '.join(duplicates)}")
+
+    prepared = _prepare_all(registry, tasks, config)
+    selected = select(registry, tasks, target_tasks, prepared, config)
+    chosen = set(selected)
+    resolver = _Resolver(tasks)
+
+    # Resolve inputs of the selected tasks, and pushes (T relations) into them.
+    for tid in selected:
+        _sources(prepared[tid], resolver)
+    push_expected: dict[tuple[str, str | int], Any] = {}
+    for tid in selected:
+        for target, pushed, expected in _pushes(prepared[tid], resolver):
+            if target not in chosen:
+                continue
+            target_prep = prepared[target]
+            param = pushed.target
+            if isinstance(param, int):
+                names = [p.name for p in target_prep.spec.params if p.kind in (p.kind.POSITIONAL_OR_KEYWORD,)]
+                if 0 <= param < len(names):
+                    param = names[param]
+                    pushed = Input(target=param, source=pushed.source, locator=pushed.locator)
+            target_prep.inputs.append(pushed)
+            target_prep.deps.append(tid)
+            target_prep.edges.append((tid, pushed.locator, param, _param_annotation(target_prep, param)))
+            push_expected[(target, param)] = expected
+
+    unknown: list[str] = []
+    for tid in selected:
+        prep = prepared[tid]
+        problems.extend(prep.spec.problems)
+        problems.extend(prep.problems)
+        for dep in prep.record.depends_on:
+            if dep not in tasks:
+                unknown.append(f"{tid} -> {dep}")
+    if unknown:
+        raise TaskRegistrationError(
+            f"Registry '{registry.name}' has unknown dependencies: {sorted(unknown)}. "
+            "Register these tasks, or remove them from depends_on.",
+            problems=unknown,
+        )
+
+    # Receivers of class-scoped tasks.
+    receivers: dict[str, tuple[bool, Any]] = {}
+    missing: dict[str, list[str]] = {}
+    for tid in selected:
+        receiver = prepared[tid].receiver
+        if receiver.kind is None:
+            continue
+        found, value = find_receiver(receiver, config.class_instances)
+        if not found:
+            label = owner_label(receiver.owner) if receiver.owner else repr(receiver.call)
+            missing.setdefault(label, []).append(tid)
+            continue
+        receivers[tid] = (True, value)
+    if missing:
+        detail = "; ".join(f"{label}: {sorted(ids)}" for label, ids in missing.items())
+        raise TaskRegistrationError(
+            f"Missing class_instances for class-scoped tasks: {detail}. "
+            "Pass the instances with AstrumConfig(class_instances=[...])."
+        )
+
+    for tid in selected:
+        problems.extend(_signature_problems(prepared[tid]))
+    if not config.skip_type_check:
+        for tid in selected:
+            problems.extend(_type_problems(tid, prepared))
+    if problems:
+        raise TaskRegistrationError(_TRANSPORT_HEADER + "\n- ".join(problems), problems=problems)
+
+    graph = compile_graph((tid, prepared[tid].deps) for tid in selected)
+    orders = _orders(graph)
+    binders: list[Binder | None] = []
+    validate = config.validate_values
+    for tid in selected:
+        prep = prepared[tid]
+        has_receiver, receiver_value = receivers.get(tid, (False, None))
+        if not prep.inputs and not has_receiver:
+            binders.append(None)
+            continue
+        inputs = prep.inputs
+        if validate:
+            inputs = [_with_check(tid, inp, prep) for inp in inputs]
+        binders.append(ArgBinder(tid, inputs, receiver_value, has_receiver))
+    fns = [prepared[tid].receiver.call for tid in selected]
+    limit = config.effective_concurrency_limit if concurrency_context is None else None
+    stage_count, max_parallelism = stage_parallelism(graph)
+    program = Program(
+        graph=graph,
+        fns=fns,
+        kinds=[callable_kind(fn) for fn in fns],
+        binders=binders,
+        retries=[prepared[tid].record.retry for tid in selected],
+        tails=frozenset(graph.index[t] for t in config.ignore_tail_task if t in graph.index),
+        concurrency_limit=limit,
+        semaphore=concurrency_context,
+        stage_count=stage_count,
+        max_parallelism=max_parallelism,
+    )
+    result = BuildResult(
+        registry=registry,
+        config=config,
+        selected=selected,
+        graph=graph,
+        program=program,
+        orders=orders,
+        prepared=prepared,
+        concurrency_context=concurrency_context,
+    )
+    if config.visualize:
+        from ._viz import print_build
+
+        print_build(result)
+    return result
+
+
+def _orders(graph: Graph) -> list[TaskOrder]:
+    orders = [TaskOrder(name) for name in graph.names]
+    for order, parents in zip(orders, graph.parents, strict=True):
+        if parents:
+            order.dependencies = [orders[p] for p in parents]
+    return orders
+
+
+def _param_annotation(prep: _Prepared, param: str | int) -> Any:
+    for p in prep.spec.params:
+        if p.name == param:
+            return p.annotation
+    return NO_ANNOTATION
+
+
+def _signature_problems(prep: _Prepared) -> list[str]:
+    tid = prep.record.task_id
+    provided = {inp.target for inp in prep.inputs}
+    out: list[str] = []
+    for p in prep.spec.params:
+        kind = p.kind
+        if kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        if p.name in provided:
+            if kind is inspect.Parameter.POSITIONAL_ONLY:
+                out.append(
+                    f"Task '{tid}' parameter '{p.name}' is positional-only, but injected values are passed by "
+                    "keyword. Remove the '/' from the signature."
+                )
+            continue
+        if not p.has_default:
+            out.append(
+                f"Task '{tid}' parameter '{p.name}' has no value: no Ref/F relation, data item or default "
+                f"provides it. Annotate it as Ref[<type>, F('<task>', ...)] or give it a default."
+            )
+    params = {p.name for p in prep.spec.params}
+    accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in prep.spec.params)
+    for inp in prep.inputs:
+        if isinstance(inp.target, str) and inp.target not in params and not accepts_kwargs and prep.spec.params:
+            out.append(
+                f"Task '{tid}' receives a value for parameter '{inp.target}', which its signature does not have."
+            )
+    return out
+
+
+def _edge_label(source: str, locator: Any, consumer: str, param: Any) -> str:
+    if locator is None:
+        left = source
+    elif isinstance(locator, int):
+        left = f"{source}[{locator}]"
+    else:
+        left = f"{source}.{locator}"
+    return f"{left} -> {consumer}.{param}"
+
+
+def _type_problems(tid: str, prepared: Mapping[str, _Prepared]) -> list[str]:
+    out: list[str] = []
+    for source, locator, param, expected in prepared[tid].edges:
+        produced = prepared[source].spec.returns
+        if produced is NO_ANNOTATION or expected is NO_ANNOTATION:
+            continue
+        edge = _edge_label(source, locator, tid, param)
+        if isinstance(locator, str):
+            try:
+                produced = field_type(produced, locator)
+            except KeyError:
+                out.append(
+                    f"Bad locator on edge {edge}: '{source}' returns {type_name(produced)}, which has no field "
+                    f"'{locator}' ({describe_locator(source, locator)}). Fix the locator or the return type."
+                )
+                continue
+        elif isinstance(locator, int):
+            try:
+                produced = item_type(produced, locator)
+            except IndexError:
+                out.append(
+                    f"Bad locator on edge {edge}: '{source}' returns {type_name(produced)}, which has no item "
+                    f"[{locator}]. Fix the locator or the return type."
+                )
+                continue
+        if not is_compatible(produced, expected):
+            out.append(
+                f"Type mismatch on edge {edge}: '{source}' provides {type_name(produced)} but '{tid}' expects "
+                f"{type_name(expected)}. Fix one of the annotations, or set AstrumConfig(skip_type_check=True)."
+            )
+    return out
+
+
+def _with_check(tid: str, inp: Input, prep: _Prepared) -> Input:
+    expected: Any = NO_ANNOTATION
+    for source, locator, param, exp in prep.edges:
+        if param == inp.target and source == inp.source and locator == inp.locator:
+            expected = exp
+            break
+    checker = value_checker(expected)
+    if checker is None or inp.source is None:
+        return inp
+    edge = _edge_label(inp.source, inp.locator, tid, inp.target)
+
+    def check(value: Any, _checker: Any = checker, _edge: str = edge, _expected: Any = expected) -> Any:
+        from ._inject import TaskInputError
+
+        try:
+            _checker(value)
+        except Exception as exc:
+            raise TaskInputError(
+                f"Value check failed on edge {_edge}: expected {type_name(_expected)}, got "
+                f"{type(value).__name__} {value!r:.80}. {exc}"
+            ) from None
+        return value
+
+    return Input(target=inp.target, source=inp.source, locator=inp.locator, check=check)
+

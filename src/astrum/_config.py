@@ -1,0 +1,65 @@
+"""``AstrumConfig``: how a registry builds and runs its scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["AstrumConfig"]
+
+
+@dataclass(frozen=True)
+class AstrumConfig:
+    """Build and run options (a frozen, hashable value).
+
+    Attributes:
+        skip_type_check: do not compare producers' return types with consumers' ``Ref`` types.
+        infer_via_ast: kept for compatibility (return types are read from annotations).
+        strict_topology: kept for compatibility (data relations always add dependencies).
+        allow_no_dir_definition: ``False`` rejects explicit data items that lack a source or a target.
+        auto_sync_dependencies: kept for compatibility (data relations always add dependencies).
+        visualize: print the DAG tree and data-transport matrix at build (needs ``astrum[viz]``).
+        silence_warnings: kept for compatibility (builds are quiet by default).
+        silence: kept for compatibility.
+        concurrency_limit: at most this many tasks run at once (``None`` or <= 0: unbounded).
+        ignore_tail_task: task ids whose completion the run does not wait for.
+        class_instances: instances whose methods are registered as tasks (``self`` of method tasks).
+        validate_values: check every injected value against its ``Ref`` type at run time
+            (strict pydantic validation); a mismatch fails the consuming task.
+    """
+
+    skip_type_check: bool = False
+    infer_via_ast: bool = False
+    strict_topology: bool = False
+    allow_no_dir_definition: bool = True
+    auto_sync_dependencies: bool = True
+    visualize: bool = False
+    silence_warnings: bool = False
+    silence: bool = True
+    concurrency_limit: int | None = None
+    ignore_tail_task: Sequence[str] = field(default_factory=tuple)
+    class_instances: Sequence[Any] = field(default_factory=tuple)
+    validate_values: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ignore_tail_task", tuple(self.ignore_tail_task or ()))
+        object.__setattr__(self, "class_instances", tuple(self.class_instances or ()))
+        limit = self.concurrency_limit
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise TypeError(f"concurrency_limit must be an int or None, got {limit!r}")
+
+    def __hash__(self) -> int:
+        return hash((self.skip_type_check, self.concurrency_limit, self.ignore_tail_task, self.visualize))
+
+    @property
+    def effective_concurrency_limit(self) -> int | None:
+        """``concurrency_limit`` if it bounds anything, else ``None``."""
+        limit = self.concurrency_limit
+        return limit if limit is not None and limit > 0 else None
+
+    def build_semaphore(self) -> asyncio.Semaphore | None:
+        """A new ``asyncio.Semaphore(concurrency_limit)``, or ``None`` when unbounded."""
+        limit = self.effective_concurrency_limit
+        return asyncio.Semaphore(limit) if limit is not None else None

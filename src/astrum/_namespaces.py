@@ -1,0 +1,152 @@
+"""Module-level registries by namespace, and the functions that use them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from ._config import AstrumConfig
+from ._graph import TaskOrder
+from ._registry import DEFAULT_NAMESPACE, SchedulerRegistry
+from ._report import ExecutionReport
+from ._taskdata import TaskData
+
+__all__ = [
+    "active_namespace",
+    "build_scheduler",
+    "build_task_orders",
+    "clear_registry",
+    "get_registry",
+    "run",
+    "task",
+    "use_namespace",
+]
+
+_registries: dict[str, SchedulerRegistry] = {}
+_registries_lock = threading.Lock()
+# The stack of namespaces entered with use_namespace(); new threads start with the default.
+_namespace_stack: ContextVar[tuple[str, ...]] = ContextVar("astrum_namespace_stack", default=())
+
+
+def active_namespace() -> str:
+    """The innermost namespace entered with :func:`use_namespace`, else ``"default"``."""
+    stack = _namespace_stack.get()
+    return stack[-1] if stack else DEFAULT_NAMESPACE
+
+
+def get_registry(namespace: str | None = None) -> SchedulerRegistry:
+    """The registry of ``namespace`` (default: the active one), created on first use."""
+    name = active_namespace() if namespace is None else namespace
+    registry = _registries.get(name)
+    if registry is None:
+        with _registries_lock:
+            registry = _registries.get(name)
+            if registry is None:
+                registry = SchedulerRegistry(name)
+                _registries[name] = registry
+    return registry
+
+
+def clear_registry(namespace: str | None = None) -> None:
+    """Forget the tasks of ``namespace``, or of every namespace when ``None``."""
+    with _registries_lock:
+        if namespace is None:
+            for registry in _registries.values():
+                registry.clear()
+            _registries.clear()
+        else:
+            registry = _registries.pop(namespace, None)
+            if registry is not None:
+                registry.clear()
+
+
+@contextmanager
+def use_namespace(namespace: str) -> Iterator[SchedulerRegistry]:
+    """Register tasks into ``namespace`` inside the ``with`` block (nestable; restored on exit)."""
+    token = _namespace_stack.set((*_namespace_stack.get(), namespace))
+    try:
+        yield get_registry(namespace)
+    finally:
+        _namespace_stack.reset(token)
+
+
+def task(
+    task_id: str | Callable[..., Any] | None = None,
+    *,
+    depends_on: Sequence[str] | None = None,
+    data: TaskData | None = None,
+    namespace: str | None = None,
+    retry: int = 0,
+) -> Any:
+    """Decorator registering a function as a task; returns the function unchanged.
+
+    The namespace is fixed when the decorator is applied: ``namespace=`` if
+    given, else the innermost :func:`use_namespace`, else ``"default"``.
+
+    Args:
+        task_id: the task's id; defaults to the function's ``__name__``.
+        depends_on: ids of tasks that must complete first (checked at build).
+        data: explicit data-transport description.
+        namespace: the registry to register into.
+        retry: extra attempts after a failure.
+
+    Raises:
+        TaskRegistrationError: duplicate id, or an invalid ``retry``.
+    """
+    if callable(task_id) and not isinstance(task_id, str):
+        return task(depends_on=depends_on, data=data, namespace=namespace, retry=retry)(task_id)
+    registry = get_registry(namespace)
+    return registry.task(task_id, depends_on=depends_on, data=data, retry=retry)
+
+
+def build_task_orders(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    visualize: bool = False,
+) -> list[TaskOrder]:
+    """:meth:`SchedulerRegistry.build_task_orders` on the namespace's registry."""
+    if config is None and visualize:
+        config = AstrumConfig(visualize=True)
+    return get_registry(namespace).build_task_orders(target_tasks, config=config)
+
+
+def build_scheduler(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    ignore_tail_task: Sequence[str] | None = None,
+    concurrency_context: asyncio.Semaphore | None = None,
+    silence: bool = True,
+    visualize: bool = False,
+) -> Any:
+    """:meth:`SchedulerRegistry.build_scheduler` on the namespace's registry."""
+    return get_registry(namespace).build_scheduler(
+        target_tasks,
+        config=config,
+        ignore_tail_task=ignore_tail_task,
+        concurrency_context=concurrency_context,
+        silence=silence,
+        visualize=visualize,
+    )
+
+
+async def run(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    visualize: bool = False,
+) -> ExecutionReport:
+    """Build and execute the namespace's tasks (or ``target_tasks`` and what they need)."""
+    if config is None and visualize:
+        config = AstrumConfig(visualize=True)
+    scheduler = get_registry(namespace).build_scheduler(target_tasks, config=config)
+    report: ExecutionReport = await scheduler.execute()
+    return report

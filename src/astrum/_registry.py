@@ -1,0 +1,235 @@
+"""``SchedulerRegistry`` and ``RegisteredTask``: tasks registered by decorators, built into schedulers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ._config import AstrumConfig
+from ._errors import TaskRegistrationError
+from ._graph import TaskOrder
+from ._report import ExecutionReport
+from ._taskdata import TaskData
+from ._transport import underlying_function
+
+__all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
+
+DEFAULT_NAMESPACE = "default"
+
+F_ = TypeVar("F_")
+
+
+@dataclass(frozen=True)
+class RegisteredTask:
+    """A task as registered: its id, the object registered, its dependencies and retry count."""
+
+    task_id: str
+    function: Any
+    depends_on: tuple[str, ...]
+    retry: int
+    data: TaskData | None = None
+
+
+def default_task_id(obj: Any) -> str:
+    """The id a task gets when none is given: the function's ``__name__``."""
+    name = getattr(underlying_function(obj), "__name__", None)
+    if not isinstance(name, str) or not name:
+        raise TaskRegistrationError(
+            f"Cannot derive a task id from {obj!r}: it has no __name__. Pass one explicitly: task('my_task')."
+        )
+    return name
+
+
+def _set_attribute(obj: Any, name: str, value: Any) -> None:
+    try:
+        setattr(obj, name, value)
+    except (AttributeError, TypeError):
+        pass  # bound methods and some builtins take no attributes
+
+
+class SchedulerRegistry:
+    """A named set of tasks that can be built into a scheduler and run, any number of times.
+
+    Registration is thread-safe. Builds never modify registered tasks or
+    user-supplied :class:`TaskData`, so builds and runs can be repeated and
+    can run concurrently.
+    """
+
+    def __init__(self, name: str = DEFAULT_NAMESPACE) -> None:
+        self.name = name
+        self._tasks: dict[str, RegisteredTask] = {}
+        self._lock = threading.RLock()
+        # Parsed annotations per registered task (see _build.SpecCache); reset when tasks change.
+        self._spec_cache: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"SchedulerRegistry(name={self.name!r}, tasks={len(self._tasks)})"
+
+    # -- registration --------------------------------------------------------------------
+
+    def task(
+        self,
+        task_id: str | Callable[..., Any] | None = None,
+        *,
+        depends_on: Sequence[str] | None = None,
+        data: TaskData | None = None,
+        retry: int = 0,
+    ) -> Any:
+        """Decorator registering a function (sync or async) as a task; returns it unchanged.
+
+        Args:
+            task_id: the task's id; defaults to the function's ``__name__``.
+            depends_on: ids of tasks that must complete first (checked at build).
+            data: explicit data-transport description (its ``task_id`` and ``from_tasks`` are filled in).
+            retry: extra attempts after a failure (a non-negative int).
+
+        Raises:
+            TaskRegistrationError: duplicate id, or an invalid ``retry``.
+        """
+        if callable(task_id) and not isinstance(task_id, str):
+            return self.task(depends_on=depends_on, data=data, retry=retry)(task_id)
+
+        def decorator(fn: F_) -> F_:
+            self.register(fn, task_id, depends_on=depends_on, data=data, retry=retry)
+            return fn
+
+        return decorator
+
+    def register(
+        self,
+        fn: Any,
+        task_id: str | None = None,
+        *,
+        depends_on: Sequence[str] | None = None,
+        data: TaskData | None = None,
+        retry: int = 0,
+    ) -> RegisteredTask:
+        """Register ``fn`` (the non-decorator form of :meth:`task`) and return its record."""
+        tid = task_id if task_id is not None else default_task_id(fn)
+        if not isinstance(tid, str) or not tid:
+            raise TaskRegistrationError(f"Task id must be a non-empty string, got {tid!r}.")
+        if isinstance(depends_on, str):
+            depends_on = [depends_on]
+        deps = tuple(depends_on or ())
+        for dep in deps:
+            if not isinstance(dep, str):
+                raise TaskRegistrationError(
+                    f"Task '{tid}' depends_on must list task ids (strings), got {dep!r}."
+                )
+        with self._lock:
+            if tid in self._tasks:
+                raise TaskRegistrationError(f"Task '{tid}' already exists in registry '{self.name}'.")
+            if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+                raise TaskRegistrationError(f"Task '{tid}' retry must be a non-negative integer.")
+            if data is not None:
+                if not isinstance(data, TaskData):
+                    raise TaskRegistrationError(f"Task '{tid}' data must be a TaskData, got {type(data).__name__}.")
+                data.task_id = tid
+                for dep in deps:
+                    if dep not in data.from_tasks:
+                        data.from_tasks.append(dep)
+            record = RegisteredTask(task_id=tid, function=fn, depends_on=deps, retry=retry, data=data)
+            self._tasks[tid] = record
+        _set_attribute(fn, "_scheduler_task_id", tid)
+        _set_attribute(fn, "_scheduler_registry", self.name)
+        _set_attribute(fn, "_scheduler_depends_on", deps)
+        _set_attribute(fn, "_scheduler_retry", retry)
+        if data is not None:
+            _set_attribute(fn, "_scheduler_task_data", data)
+        return record
+
+    # -- queries -------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> RegisteredTask:
+        """The record of ``task_id``.
+
+        Raises:
+            TaskRegistrationError: no such task.
+        """
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise TaskRegistrationError(f"Task '{task_id}' is not registered in '{self.name}'.") from None
+
+    def get_all_tasks(self) -> dict[str, RegisteredTask]:
+        """A copy of ``{task_id: RegisteredTask}`` in registration order."""
+        with self._lock:
+            return dict(self._tasks)
+
+    def list_tasks(self) -> list[str]:
+        """The registered task ids, in registration order."""
+        with self._lock:
+            return list(self._tasks)
+
+    def clear(self) -> None:
+        """Drop every task."""
+        with self._lock:
+            self._tasks.clear()
+            self._spec_cache.clear()
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._tasks
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    # -- building and running ------------------------------------------------------------
+
+    def build_task_orders(
+        self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
+    ) -> list[TaskOrder]:
+        """Validate the selected tasks and return their :class:`TaskOrder` list.
+
+        Raises:
+            TaskRegistrationError: unknown targets or dependencies, bad annotations, type mismatches
+                (every problem listed in one error).
+            TaskOrderLoopError: the dependencies form a cycle.
+        """
+        from ._build import build
+
+        return build(self, target_tasks, config or AstrumConfig()).orders
+
+    def build_tasks(self, target_tasks: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+        """The selected ``(task_id, function)`` pairs, in registration order (functions, not coroutines)."""
+        from ._build import select
+
+        tasks = self.get_all_tasks()
+        return [(tid, tasks[tid].function) for tid in select(self, tasks, target_tasks)]
+
+    def build_scheduler(
+        self,
+        target_tasks: Sequence[str] | None = None,
+        *,
+        config: AstrumConfig | None = None,
+        ignore_tail_task: Sequence[str] | None = None,
+        concurrency_context: asyncio.Semaphore | None = None,
+        silence: bool = True,
+        visualize: bool = False,
+    ) -> Any:
+        """Build a :class:`~astrum.DynamicScheduler` for the selected tasks (nothing runs yet).
+
+        ``config`` wins over the legacy keywords ``ignore_tail_task``, ``silence``
+        and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured.
+        """
+        from ._build import build
+
+        if config is None:
+            config = AstrumConfig(
+                ignore_tail_task=tuple(ignore_tail_task or ()), silence=silence, visualize=visualize
+            )
+        elif not config.ignore_tail_task and ignore_tail_task:
+            import dataclasses
+
+            config = dataclasses.replace(config, ignore_tail_task=tuple(ignore_tail_task))
+        return build(self, target_tasks, config, concurrency_context=concurrency_context).scheduler()
+
+    async def run(
+        self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
+    ) -> ExecutionReport:
+        """Build and execute the selected tasks; return the report."""
+        scheduler = self.build_scheduler(target_tasks, config=config)
+        report: ExecutionReport = await scheduler.execute()
+        return report

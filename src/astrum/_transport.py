@@ -1,0 +1,341 @@
+"""Annotation-driven data transport: ``Ref``, ``F``/``From``, ``T``/``To`` and their parsing.
+
+A parameter annotated ``Ref[X, F("task", "field")]`` receives ``field`` of
+``task``'s result; ``-> Ref[X, T("target", "local", "param")]`` pushes part of
+a task's result into another task's parameter. Annotations are parsed once per
+function (:func:`parse_callable`) into a :class:`CallableSpec`; problems are
+collected as messages instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import inspect
+import typing
+from collections import ChainMap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+__all__ = [
+    "NO_ANNOTATION",
+    "CallableSpec",
+    "F",
+    "From",
+    "InputRef",
+    "ParamInfo",
+    "Ref",
+    "ReturnPush",
+    "T",
+    "To",
+    "parse_callable",
+    "underlying_function",
+]
+
+#: ``Ref[X, F(...)]`` is ``typing.Annotated[X, F(...)]``.
+Ref = Annotated
+
+TaskRef = Any  # a task id (str) or the registered callable
+Locator = str | int | None
+
+
+@dataclass(frozen=True)
+class From:
+    """Where a parameter's value comes from: ``task``'s result, narrowed by ``locator``.
+
+    ``locator`` is a dict key or attribute name (str), an index (int), or
+    ``None`` for the whole result. ``task`` is a task id or the registered callable.
+    """
+
+    task: TaskRef
+    locator: Locator = None
+
+
+@dataclass(frozen=True)
+class To:
+    """Where part of a task's result goes: ``local`` of the result into ``target``'s parameter.
+
+    ``local``: key/attribute (str), index (int) or ``None`` (whole result).
+    ``target``: the receiving parameter's name (str), its position (int), or
+    ``None`` for the first parameter.
+    """
+
+    task: TaskRef
+    local: Locator = None
+    target: Locator = None
+
+
+F = From
+T = To
+
+
+class _NoAnnotation:
+    def __repr__(self) -> str:
+        return "<no annotation>"
+
+
+NO_ANNOTATION: Any = _NoAnnotation()
+
+
+@dataclass(frozen=True, slots=True)
+class ParamInfo:
+    """One parameter of a task callable (receiver excluded)."""
+
+    name: str
+    kind: inspect._ParameterKind
+    has_default: bool
+    annotation: Any
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    """A parameter fed by ``F(source, locator)``; ``expected`` is ``X`` of ``Ref[X, ...]``."""
+
+    param: str
+    source: TaskRef
+    locator: Locator
+    expected: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnPush:
+    """``-> Ref[X, T(target, local, target_param)]``: part of the result feeds another task."""
+
+    target: TaskRef
+    local: Locator
+    target_param: Locator
+    expected: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CallableSpec:
+    """What astrum needs to know about a task callable, parsed once."""
+
+    params: tuple[ParamInfo, ...]
+    inputs: tuple[InputRef, ...]
+    pushes: tuple[ReturnPush, ...]
+    returns: Any
+    problems: tuple[str, ...]
+
+
+def underlying_function(obj: Any) -> Any:
+    """The plain function behind a static/class method, bound method or ``functools.partial``."""
+    seen = 0
+    while seen < 16:
+        seen += 1
+        if isinstance(obj, staticmethod | classmethod):
+            obj = obj.__func__
+        elif inspect.ismethod(obj):
+            obj = obj.__func__
+        elif isinstance(obj, functools.partial):
+            obj = obj.func
+        else:
+            return obj
+    return obj
+
+
+def _eval_namespace(fn: Any, extra: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """Globals of ``fn``'s module, and its closure variables backed by ``extra`` (no copies)."""
+    func = underlying_function(fn)
+    if not inspect.isfunction(func):
+        func = getattr(type(func), "__call__", func)
+    globalns = getattr(func, "__globals__", None)
+    if globalns is None:
+        module = inspect.getmodule(func)
+        globalns = vars(module) if module else {"__builtins__": builtins}
+    closure_vars: dict[str, Any] = {}
+    code = getattr(func, "__code__", None)
+    closure = getattr(func, "__closure__", None)
+    if code is not None and closure:
+        for name, cell in zip(code.co_freevars, closure, strict=False):
+            try:
+                closure_vars[name] = cell.cell_contents
+            except ValueError:
+                pass
+    return globalns, ChainMap(closure_vars, extra)  # type: ignore[arg-type]
+
+
+def _resolve(annotation: Any, namespaces: Callable[[], tuple[dict[str, Any], Mapping[str, Any]]]) -> Any:
+    if isinstance(annotation, str):
+        globalns, localns = namespaces()
+        return eval(annotation, globalns, localns)  # annotations are code the user wrote
+    return annotation
+
+
+def _signature_params(fn: Any) -> list[ParamInfo]:
+    func = fn
+    if inspect.isfunction(func):
+        code = func.__code__
+        posonly = code.co_posonlyargcount
+        argcount = code.co_argcount
+        kwonly = code.co_kwonlyargcount
+        names = code.co_varnames
+        defaults = func.__defaults__ or ()
+        kwdefaults = func.__kwdefaults__ or {}
+        annotations = func.__annotations__
+        first_default = argcount - len(defaults)
+        params: list[ParamInfo] = []
+        for k in range(argcount):
+            kind = inspect.Parameter.POSITIONAL_ONLY if k < posonly else inspect.Parameter.POSITIONAL_OR_KEYWORD
+            name = names[k]
+            params.append(ParamInfo(name, kind, k >= first_default, annotations.get(name, NO_ANNOTATION)))
+        index = argcount
+        if code.co_flags & inspect.CO_VARARGS:
+            name = names[argcount + kwonly]
+            params.append(
+                ParamInfo(name, inspect.Parameter.VAR_POSITIONAL, True, annotations.get(name, NO_ANNOTATION))
+            )
+        for k in range(index, index + kwonly):
+            name = names[k]
+            params.append(
+                ParamInfo(
+                    name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    name in kwdefaults,
+                    annotations.get(name, NO_ANNOTATION),
+                )
+            )
+        if code.co_flags & inspect.CO_VARKEYWORDS:
+            name = names[argcount + kwonly + (1 if code.co_flags & inspect.CO_VARARGS else 0)]
+            params.append(
+                ParamInfo(name, inspect.Parameter.VAR_KEYWORD, True, annotations.get(name, NO_ANNOTATION))
+            )
+        return params
+    signature = inspect.signature(func)
+    return [
+        ParamInfo(
+            p.name,
+            p.kind,
+            p.default is not inspect.Parameter.empty,
+            NO_ANNOTATION if p.annotation is inspect.Parameter.empty else p.annotation,
+        )
+        for p in signature.parameters.values()
+    ]
+
+
+def _return_annotation(fn: Any) -> Any:
+    if inspect.isfunction(fn):
+        return fn.__annotations__.get("return", NO_ANNOTATION)
+    try:
+        ann = inspect.signature(fn).return_annotation
+    except (TypeError, ValueError):
+        return NO_ANNOTATION
+    return NO_ANNOTATION if ann is inspect.Signature.empty else ann
+
+
+def _relation_meta(annotation: Any) -> tuple[Any, list[Any]]:
+    """Split ``Annotated[X, *meta]`` into ``X`` and its relation metadata (From/To/tuples)."""
+    if typing.get_origin(annotation) is not Annotated:
+        return annotation, []
+    base, *meta = typing.get_args(annotation)
+    return base, [m for m in meta if isinstance(m, From | To | tuple)]
+
+
+def parse_callable(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: bool = False) -> CallableSpec:
+    """Parse a task callable's parameters and relation annotations.
+
+    Args:
+        task_id: the task's id (for messages).
+        fn: the callable that will be invoked (a plain function, partial, callable object...).
+        names: extra names string annotations may use (task function names).
+        skip_first: drop the first parameter (the receiver of a method task).
+    """
+    problems: list[str] = []
+    cache: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
+
+    def namespaces() -> tuple[dict[str, Any], Mapping[str, Any]]:
+        if not cache:
+            cache.append(_eval_namespace(fn, names))
+        return cache[0]
+
+    try:
+        raw_params = _signature_params(fn)
+    except (TypeError, ValueError) as exc:
+        return CallableSpec((), (), (), NO_ANNOTATION, (f"Task '{task_id}' has no readable signature: {exc}",))
+    if skip_first and raw_params and raw_params[0].kind in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        raw_params = raw_params[1:]
+    params: list[ParamInfo] = []
+    inputs: list[InputRef] = []
+    for p in raw_params:
+        annotation = p.annotation
+        if annotation is not NO_ANNOTATION:
+            try:
+                annotation = _resolve(annotation, namespaces)
+            except Exception as exc:
+                if isinstance(p.annotation, str) and ("F(" in p.annotation or "From(" in p.annotation):
+                    problems.append(
+                        f"Task '{task_id}' parameter '{p.name}': cannot resolve annotation "
+                        f"{p.annotation!r}: {type(exc).__name__}: {exc}"
+                    )
+                annotation = NO_ANNOTATION
+        params.append(ParamInfo(p.name, p.kind, p.has_default, annotation))
+        base, meta = _relation_meta(annotation)
+        if not meta:
+            continue
+        if len(meta) > 1:
+            problems.append(f"Annotated relation metadata is ambiguous: {annotation!r} (task '{task_id}')")
+            continue
+        item = meta[0]
+        if isinstance(item, To):
+            problems.append(
+                f"To(...) metadata is only valid on return annotations (task '{task_id}' parameter '{p.name}'); "
+                "use F(...) to read an upstream value."
+            )
+            continue
+        if isinstance(item, tuple):
+            if not 1 <= len(item) <= 2:
+                problems.append(
+                    f"Invalid input relation at task '{task_id}' parameter '{p.name}': "
+                    "expected (source_task_id, locator?)"
+                )
+                continue
+            item = From(*item)
+        if item.locator is not None and (isinstance(item.locator, bool) or not isinstance(item.locator, str | int)):
+            problems.append(
+                f"Invalid relation locator at task '{task_id}' field '{p.name}': expected str, int, or None"
+            )
+            continue
+        inputs.append(InputRef(p.name, item.task, item.locator, base))
+
+    returns: Any = NO_ANNOTATION
+    pushes: list[ReturnPush] = []
+    raw_return = _return_annotation(fn)
+    if raw_return is not NO_ANNOTATION:
+        try:
+            resolved = _resolve(raw_return, namespaces)
+        except Exception as exc:
+            text = str(raw_return)
+            if "T(" in text or "To(" in text:
+                problems.append(
+                    f"Task '{task_id}': cannot resolve return annotation {raw_return!r}: {type(exc).__name__}: {exc}"
+                )
+            resolved = NO_ANNOTATION
+        base, meta = _relation_meta(resolved)
+        returns = base
+        for item in meta:
+            if isinstance(item, From):
+                problems.append(
+                    f"From(...) metadata is only valid on parameter annotations (task '{task_id}' return); "
+                    "use T(...) to push a value downstream."
+                )
+                continue
+            if isinstance(item, tuple):
+                if not 1 <= len(item) <= 3:
+                    problems.append(
+                        f"Invalid return relation at task '{task_id}': "
+                        "expected (target_task_id, local_locator?, target_locator?)"
+                    )
+                    continue
+                item = To(*item)
+            bad = [v for v in (item.local, item.target) if v is not None and not isinstance(v, str | int)]
+            if bad:
+                problems.append(
+                    f"Invalid relation locator at task '{task_id}' field 'return': expected str, int, or None"
+                )
+                continue
+            pushes.append(ReturnPush(item.task, item.local, item.target, base))
+    return CallableSpec(tuple(params), tuple(inputs), tuple(pushes), returns, tuple(problems))

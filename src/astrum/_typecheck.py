@@ -1,0 +1,170 @@
+"""Static compatibility of a producer's return type with a consumer's ``Ref`` type.
+
+The check is deliberately forgiving where it cannot know (``Any``, missing
+annotations, type variables, protocols): it only reports what is certainly
+wrong. Unions, ``Optional``, ``X | None``, the numeric tower (int -> float),
+generics (``list[int]`` vs ``list``) and pydantic models are understood.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from ._transport import NO_ANNOTATION
+
+__all__ = ["field_type", "is_compatible", "item_type", "type_name", "value_checker"]
+
+_NUMERIC_WIDENING = {int: (float, complex), float: (complex,)}
+_UNKNOWN = object()
+
+
+def type_name(tp: Any) -> str:
+    """A short readable name for a type or typing form."""
+    if tp is NO_ANNOTATION:
+        return "<unannotated>"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__qualname__ if tp.__module__ == "builtins" else f"{tp.__module__}.{tp.__qualname__}"
+    text = repr(tp)
+    return text.replace("typing.", "")
+
+
+def _is_union(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    return origin is typing.Union or origin is types.UnionType
+
+
+def _strip(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if tp is None:
+        return type(None)
+    return tp
+
+
+def _is_typeddict(tp: Any) -> bool:
+    return isinstance(tp, type) and typing.is_typeddict(tp)
+
+
+def is_compatible(provided: Any, expected: Any) -> bool:
+    """``False`` only when a value of type ``provided`` can never be an ``expected``."""
+    if provided is NO_ANNOTATION or expected is NO_ANNOTATION:
+        return True
+    provided, expected = _strip(provided), _strip(expected)
+    if provided is Any or expected is Any or expected is object or provided == expected:
+        return True
+    if _is_union(expected):
+        if _is_union(provided):
+            return all(is_compatible(p, expected) for p in typing.get_args(provided))
+        return any(is_compatible(provided, e) for e in typing.get_args(expected))
+    if _is_union(provided):
+        return all(is_compatible(p, expected) for p in typing.get_args(provided))
+    p_origin = typing.get_origin(provided) or provided
+    e_origin = typing.get_origin(expected) or expected
+    if p_origin is typing.Literal:
+        values = typing.get_args(provided)
+        return all(is_compatible(type(v), expected) for v in values)
+    if e_origin is typing.Literal:
+        return True
+    if _is_typeddict(p_origin):
+        p_origin = dict
+    if _is_typeddict(e_origin):
+        e_origin = dict
+    if not isinstance(p_origin, type) or not isinstance(e_origin, type):
+        return True  # TypeVar, NewType, Callable forms...: cannot decide
+    try:
+        related = issubclass(p_origin, e_origin)
+    except TypeError:
+        return True
+    if not related:
+        return e_origin in _NUMERIC_WIDENING.get(p_origin, ())
+    p_args, e_args = typing.get_args(provided), typing.get_args(expected)
+    if not p_args or not e_args or p_origin is not e_origin or len(p_args) != len(e_args):
+        return True
+    if Ellipsis in p_args or Ellipsis in e_args:
+        p_args = tuple(a for a in p_args if a is not Ellipsis)
+        e_args = tuple(a for a in e_args if a is not Ellipsis)
+        if len(p_args) != len(e_args):
+            return True
+    return all(is_compatible(p, e) for p, e in zip(p_args, e_args, strict=True))
+
+
+def field_type(model: Any, key: str) -> Any:
+    """The declared type of ``model.key`` (TypedDict, dataclass, pydantic model or NamedTuple).
+
+    Returns ``NO_ANNOTATION`` when ``model`` declares no fields astrum can read,
+    and raises ``KeyError`` when it declares fields but not ``key``.
+    """
+    model = _strip(model)
+    if not isinstance(model, type):
+        return NO_ANNOTATION
+    if typing.is_typeddict(model) or (issubclass(model, tuple) and hasattr(model, "_fields")):
+        hints = _hints(model)
+        if key not in hints:
+            raise KeyError(key)
+        return hints[key]
+    if dataclasses.is_dataclass(model):
+        names = {f.name for f in dataclasses.fields(model)}
+        if key not in names:
+            if hasattr(model, key):
+                return NO_ANNOTATION  # a property or method
+            raise KeyError(key)
+        return _hints(model).get(key, NO_ANNOTATION)
+    model_fields = getattr(model, "model_fields", None)
+    if isinstance(model_fields, dict) and hasattr(model, "model_validate"):
+        if key in model_fields:
+            annotation = model_fields[key].annotation
+            return NO_ANNOTATION if annotation is None else annotation
+        if hasattr(model, key):
+            return NO_ANNOTATION
+        raise KeyError(key)
+    return NO_ANNOTATION
+
+
+def item_type(container: Any, index: int) -> Any:
+    """The type of ``container[index]`` for ``tuple[...]`` and ``list[X]``-like types, if known."""
+    container = _strip(container)
+    origin = typing.get_origin(container)
+    args = typing.get_args(container)
+    if origin is tuple and args:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return args[0]
+        if -len(args) <= index < len(args):
+            return args[index]
+        raise IndexError(index)
+    if origin in (list, typing.Sequence) and len(args) == 1:
+        return args[0]
+    return NO_ANNOTATION
+
+
+def _hints(model: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(model)
+    except Exception:
+        return dict(getattr(model, "__annotations__", {}))
+
+
+@functools.lru_cache(maxsize=1024)
+def _adapter(expected: Any) -> Callable[[Any], Any]:
+    from pydantic import ConfigDict, TypeAdapter
+
+    try:
+        adapter: Any = TypeAdapter(expected, config=ConfigDict(arbitrary_types_allowed=True, strict=True))
+    except Exception:
+        adapter = TypeAdapter(expected)
+    return functools.partial(adapter.validate_python, strict=True)
+
+
+def value_checker(expected: Any) -> Callable[[Any], Any] | None:
+    """A strict pydantic validator for ``expected`` (cached per type), or ``None`` if unchecked."""
+    expected = _strip(expected)
+    if expected is NO_ANNOTATION or expected is Any or expected is object:
+        return None
+    try:
+        return _adapter(expected)
+    except TypeError:  # unhashable typing form
+        return None
