@@ -22,13 +22,13 @@ from ._namespaces import use_namespace as use_namespace
 from ._plan import ExecutionPlan as ExecutionPlan
 from ._plan import ExecutionPlanner as ExecutionPlanner
 from ._plan import ExecutionStage as ExecutionStage
+from ._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
+from ._registry import RegisteredTask as RegisteredTask
+from ._registry import SchedulerRegistry as SchedulerRegistry
 from ._report import ExecutionReport as ExecutionReport
 from ._report import TaskAttemptStatistics as TaskAttemptStatistics
 from ._report import TaskExecutionStatistics as TaskExecutionStatistics
 from ._report import TaskStageStatistics as TaskStageStatistics
-from ._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
-from ._registry import RegisteredTask as RegisteredTask
-from ._registry import SchedulerRegistry as SchedulerRegistry
 from ._scheduler import DynamicScheduler as DynamicScheduler
 from ._states import ExecutionState as ExecutionState
 from ._states import StageStatus as StageStatus
@@ -50,31 +50,22 @@ __all__ = [
     "AstrumError",
     "DTRela",
     "DataItem",
-    "F",
-    "From",
-    "Ref",
-    "RegisteredTask",
-    "SchedulerRegistry",
-    "T",
-    "TaskData",
-    "To",
-    "active_namespace",
-    "build_scheduler",
-    "build_task_orders",
-    "clear_registry",
-    "get_registry",
-    "run",
-    "task",
-    "use_namespace",
     "DynamicScheduler",
     "ExecutionPlan",
     "ExecutionPlanner",
     "ExecutionReport",
     "ExecutionStage",
     "ExecutionState",
+    "F",
+    "From",
+    "Ref",
+    "RegisteredTask",
     "SchedulerError",
+    "SchedulerRegistry",
     "StageStatus",
+    "T",
     "TaskAttemptStatistics",
+    "TaskData",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
     "TaskExecutionStatistics",
@@ -86,4 +77,13 @@ __all__ = [
     "TaskRegistrationError",
     "TaskStageStatistics",
     "TaskStatus",
+    "To",
+    "active_namespace",
+    "build_scheduler",
+    "build_task_orders",
+    "clear_registry",
+    "get_registry",
+    "run",
+    "task",
+    "use_namespace",
 ]

@@ -44,7 +44,7 @@ class _TaskNames(Mapping[str, Any]):
     def _load(self) -> dict[str, Any]:
         if self._names is None:
             names: dict[str, Any] = {}
-            for tid, record in self._tasks.items():
+            for record in self._tasks.values():
                 fn_name = getattr(underlying_function(record.function), "__name__", None)
                 if isinstance(fn_name, str):
                     names.setdefault(fn_name, record.function)
@@ -129,7 +129,9 @@ class _Prepared:
     receiver: Receiver
     spec: CallableSpec
     inputs: list[Input] = field(default_factory=list)
-    edges: list[tuple[str, Any, str | int, Any]] = field(default_factory=list)  # (source, locator, param, expected)
+    edges: list[tuple[str, Any, str | int, Any]] = field(
+        default_factory=list
+    )  # (source, locator, param, expected)
     deps: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -169,7 +171,11 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
         deps.append(source)
     data = record.data
     if data is not None:
-        params = [p.name for p in prepared.spec.params if p.kind in (p.kind.POSITIONAL_OR_KEYWORD, p.kind.KEYWORD_ONLY)]
+        params = [
+            p.name
+            for p in prepared.spec.params
+            if p.kind in (p.kind.POSITIONAL_OR_KEYWORD, p.kind.KEYWORD_ONLY)
+        ]
         for k, item in enumerate(data.input_data_item):
             source_rel = item.from_relation
             if source_rel is None:
@@ -188,7 +194,9 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
                 target = params[target]
             if source_rel.from_function is not None:
                 prepared.inputs.append(
-                    Input(target=target, source=None, from_function=source_rel.from_function, use_function=True)
+                    Input(
+                        target=target, source=None, from_function=source_rel.from_function, use_function=True
+                    )
                 )
                 continue
             try:
@@ -238,7 +246,9 @@ def _pushes(prepared: _Prepared, resolver: _Resolver) -> list[tuple[str, Input, 
             local: str | int | None = None
             if from_rel is not None and not from_rel.single_item:
                 local = from_rel.key if from_rel.key is not None else from_rel.index
-            param = to_rel.key if to_rel.key is not None else (to_rel.index if to_rel.index is not None else 0)
+            param = (
+                to_rel.key if to_rel.key is not None else (to_rel.index if to_rel.index is not None else 0)
+            )
             out.append((target, Input(target=param, source=tid, locator=local), item.allow_data_model))
     return out
 
@@ -308,7 +318,12 @@ class BuildResult:
 
     def task_data(self) -> dict[str, TaskData]:
         """Explicit ``TaskData`` of the selected tasks (annotation relations are not materialised)."""
-        return {tid: self.prepared[tid].record.data for tid in self.selected if self.prepared[tid].record.data}  # type: ignore[misc]
+        out: dict[str, TaskData] = {}
+        for tid in self.selected:
+            data = self.prepared[tid].record.data
+            if data is not None:
+                out[tid] = data
+        return out
 
     def scheduler(self) -> Any:
         from ._scheduler import DynamicScheduler
@@ -316,7 +331,9 @@ class BuildResult:
         program = self.program
         config = self.config
         tasks = [(tid, self.prepared[tid].record.function) for tid in self.selected]
-        retries = {tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry}
+        retries = {
+            tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry
+        }
         scheduler = DynamicScheduler(
             tasks=tasks,
             task_order=self.orders,
@@ -509,7 +526,12 @@ def _signature_problems(prep: _Prepared) -> list[str]:
     params = {p.name for p in prep.spec.params}
     accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in prep.spec.params)
     for inp in prep.inputs:
-        if isinstance(inp.target, str) and inp.target not in params and not accepts_kwargs and prep.spec.params:
+        if (
+            isinstance(inp.target, str)
+            and inp.target not in params
+            and not accepts_kwargs
+            and prep.spec.params
+        ):
             out.append(
                 f"Task '{tid}' receives a value for parameter '{inp.target}', which its signature does not have."
             )
@@ -583,4 +605,3 @@ def _with_check(tid: str, inp: Input, prep: _Prepared) -> Input:
         return value
 
     return Input(target=inp.target, source=inp.source, locator=inp.locator, check=check)
-

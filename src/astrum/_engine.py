@@ -55,7 +55,7 @@ def callable_kind(fn: Callable[..., Any]) -> int:
         target = target.func
     if inspect.iscoroutinefunction(target):
         return ASYNC
-    call = getattr(type(target), "__call__", None)
+    call = getattr(type(target), "__call__", None)  # noqa: B004 - the async __call__ of a callable object
     if not inspect.isfunction(target) and not inspect.ismethod(target) and inspect.iscoroutinefunction(call):
         return ASYNC
     if getattr(target, "__name__", "") == "<lambda>":

@@ -174,5 +174,5 @@ def _find_cycle(names: list[str], parents: list[tuple[int, ...]], remaining: lis
         seen[node] = len(path)
         path.append(node)
         node = next(p for p in parents[node] if remaining[p] > 0)
-    loop = path[seen[node] :] + [node]
+    loop = [*path[seen[node] :], node]
     return [names[i] for i in loop]

@@ -91,7 +91,7 @@ class ArgBinder(Binder):
                 raise TaskInputError(
                     f"Task '{self.task}' parameter {inp.target!r}: the result of task '{source}' "
                     f"({type(value).__name__}) has no {kind} {locator!r} "
-                    f"(declared as {describe_locator(source, locator)}): {exc!r}. "
+                    f"(declared as {describe_locator(str(source), locator)}): {exc!r}. "
                     f"Fix the locator or what '{source}' returns."
                 ) from exc  # type: ignore[arg-type]
         if inp.check is not None:

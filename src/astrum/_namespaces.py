@@ -59,9 +59,8 @@ def clear_registry(namespace: str | None = None) -> None:
                 registry.clear()
             _registries.clear()
         else:
-            registry = _registries.pop(namespace, None)
-            if registry is not None:
-                registry.clear()
+            if namespace in _registries:
+                _registries.pop(namespace).clear()
 
 
 @contextmanager

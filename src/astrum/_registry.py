@@ -126,7 +126,9 @@ class SchedulerRegistry:
                 raise TaskRegistrationError(f"Task '{tid}' retry must be a non-negative integer.")
             if data is not None:
                 if not isinstance(data, TaskData):
-                    raise TaskRegistrationError(f"Task '{tid}' data must be a TaskData, got {type(data).__name__}.")
+                    raise TaskRegistrationError(
+                        f"Task '{tid}' data must be a TaskData, got {type(data).__name__}."
+                    )
                 data.task_id = tid
                 for dep in deps:
                     if dep not in data.from_tasks:

@@ -41,7 +41,9 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
     culprit = run.first_failure
     if culprit is not None:
         first = run.exceptions[culprit]
-        summary.insert(0, f"Execution interrupted; task '{names[culprit]}' failed: {describe_exception(first)}")
+        summary.insert(
+            0, f"Execution interrupted; task '{names[culprit]}' failed: {describe_exception(first)}"
+        )
     # Tail tasks that had not ended when the run returned are reported only through tail_tasks.
     unreported = {i for i in tails if status[i] is None}
     culprit_name = names[culprit] if culprit is not None else None

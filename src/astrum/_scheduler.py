@@ -252,11 +252,12 @@ def input_from_item(task: str, item: Any, params: Sequence[str]) -> Input:
         if target_rel.key is not None:
             target = target_rel.key
         elif target_rel.index is not None:
-            target = target_rel.index
-            if 0 <= target < len(params):
-                target = params[target]
+            position: int = target_rel.index
+            target = params[position] if 0 <= position < len(params) else position
     if source_rel is None:
-        raise SchedulerError(f"Task '{task}' has an input data item without from_relation; say where it comes from.")
+        raise SchedulerError(
+            f"Task '{task}' has an input data item without from_relation; say where it comes from."
+        )
     if source_rel.from_function is not None:
         return Input(target=target, source=None, from_function=source_rel.from_function, use_function=True)
     locator: str | int | None = None

@@ -124,9 +124,7 @@ def underlying_function(obj: Any) -> Any:
     seen = 0
     while seen < 16:
         seen += 1
-        if isinstance(obj, staticmethod | classmethod):
-            obj = obj.__func__
-        elif inspect.ismethod(obj):
+        if isinstance(obj, staticmethod | classmethod) or inspect.ismethod(obj):
             obj = obj.__func__
         elif isinstance(obj, functools.partial):
             obj = obj.func
@@ -139,7 +137,7 @@ def _eval_namespace(fn: Any, extra: Mapping[str, Any]) -> tuple[dict[str, Any], 
     """Globals of ``fn``'s module, and its closure variables backed by ``extra`` (no copies)."""
     func = underlying_function(fn)
     if not inspect.isfunction(func):
-        func = getattr(type(func), "__call__", func)
+        func = getattr(type(func), "__call__", func)  # noqa: B004 - annotations live on __call__
     globalns = getattr(func, "__globals__", None)
     if globalns is None:
         module = inspect.getmodule(func)
@@ -177,7 +175,9 @@ def _signature_params(fn: Any) -> list[ParamInfo]:
         first_default = argcount - len(defaults)
         params: list[ParamInfo] = []
         for k in range(argcount):
-            kind = inspect.Parameter.POSITIONAL_ONLY if k < posonly else inspect.Parameter.POSITIONAL_OR_KEYWORD
+            kind = (
+                inspect.Parameter.POSITIONAL_ONLY if k < posonly else inspect.Parameter.POSITIONAL_OR_KEYWORD
+            )
             name = names[k]
             params.append(ParamInfo(name, kind, k >= first_default, annotations.get(name, NO_ANNOTATION)))
         index = argcount
@@ -232,7 +232,9 @@ def _relation_meta(annotation: Any) -> tuple[Any, list[Any]]:
     return base, [m for m in meta if isinstance(m, From | To | tuple)]
 
 
-def parse_callable(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: bool = False) -> CallableSpec:
+def parse_callable(
+    task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: bool = False
+) -> CallableSpec:
     """Parse a task callable's parameters and relation annotations.
 
     Args:
@@ -252,10 +254,17 @@ def parse_callable(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_firs
     try:
         raw_params = _signature_params(fn)
     except (TypeError, ValueError) as exc:
-        return CallableSpec((), (), (), NO_ANNOTATION, (f"Task '{task_id}' has no readable signature: {exc}",))
-    if skip_first and raw_params and raw_params[0].kind in (
-        inspect.Parameter.POSITIONAL_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        return CallableSpec(
+            (), (), (), NO_ANNOTATION, (f"Task '{task_id}' has no readable signature: {exc}",)
+        )
+    if (
+        skip_first
+        and raw_params
+        and raw_params[0].kind
+        in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
     ):
         raw_params = raw_params[1:]
     params: list[ParamInfo] = []
@@ -294,7 +303,9 @@ def parse_callable(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_firs
                 )
                 continue
             item = From(*item)
-        if item.locator is not None and (isinstance(item.locator, bool) or not isinstance(item.locator, str | int)):
+        if item.locator is not None and (
+            isinstance(item.locator, bool) or not isinstance(item.locator, str | int)
+        ):
             problems.append(
                 f"Invalid relation locator at task '{task_id}' field '{p.name}': expected str, int, or None"
             )

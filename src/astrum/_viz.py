@@ -12,7 +12,7 @@ INSTALL_HINT = 'Visualisation needs the rich package: pip install "astrum[viz]"'
 def require_rich() -> Any:
     """Import rich, or raise an ImportError that says how to install it."""
     try:
-        import rich  # noqa: F401
+        import rich
     except ImportError as exc:
         raise ImportError(INSTALL_HINT) from exc
     return rich
