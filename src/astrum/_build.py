@@ -16,6 +16,7 @@ from typing import Any
 from ._config import AstrumConfig
 from ._engine import Binder, Program, callable_kind
 from ._errors import TaskRegistrationError
+from ._gcpause import gc_paused
 from ._graph import Graph, TaskOrder, compile_graph
 from ._inject import ArgBinder, Input, describe_locator
 from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
@@ -330,7 +331,7 @@ class BuildResult:
 
         program = self.program
         config = self.config
-        tasks = [(tid, self.prepared[tid].record.function) for tid in self.selected]
+        tasks = [(tid, self.prepared[tid].receiver.call) for tid in self.selected]
         retries = {
             tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry
         }
@@ -343,6 +344,7 @@ class BuildResult:
             concurrency_context=self.concurrency_context,
             task_retries=retries,
             silence=config.silence,
+            _validated=True,
         )
         scheduler.concurrency_limit = program.concurrency_limit
         scheduler._program = program
@@ -357,6 +359,21 @@ def build(
     concurrency_context: asyncio.Semaphore | None = None,
 ) -> BuildResult:
     """Run the build pipeline (see module docstring)."""
+    with gc_paused():
+        result = _build(registry, target_tasks, config, concurrency_context)
+    if config.visualize:
+        from ._viz import print_build
+
+        print_build(result)
+    return result
+
+
+def _build(
+    registry: SchedulerRegistry,
+    target_tasks: Sequence[str] | None,
+    config: AstrumConfig,
+    concurrency_context: asyncio.Semaphore | None,
+) -> BuildResult:
     tasks = registry.get_all_tasks()
     problems: list[str] = []
     if not config.allow_no_dir_definition:
@@ -471,7 +488,7 @@ def build(
         stage_count=stage_count,
         max_parallelism=max_parallelism,
     )
-    result = BuildResult(
+    return BuildResult(
         registry=registry,
         config=config,
         selected=selected,
@@ -481,11 +498,6 @@ def build(
         prepared=prepared,
         concurrency_context=concurrency_context,
     )
-    if config.visualize:
-        from ._viz import print_build
-
-        print_build(result)
-    return result
 
 
 def _orders(graph: Graph) -> list[TaskOrder]:
@@ -598,9 +610,11 @@ def _with_check(tid: str, inp: Input, prep: _Prepared) -> Input:
         try:
             _checker(value)
         except Exception as exc:
+            errors = getattr(exc, "errors", None)
+            detail = errors()[0].get("msg", str(exc)) if callable(errors) and errors() else str(exc)
             raise TaskInputError(
                 f"Value check failed on edge {_edge}: expected {type_name(_expected)}, got "
-                f"{type(value).__name__} {value!r:.80}. {exc}"
+                f"{type(value).__name__} {value!r:.80} ({detail}). Fix the producer, or the Ref type."
             ) from None
         return value
 

@@ -217,6 +217,7 @@ class SchedulerRegistry:
         and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured.
         """
         from ._build import build
+        from ._gcpause import gc_paused
 
         if config is None:
             config = AstrumConfig(
@@ -226,7 +227,9 @@ class SchedulerRegistry:
             import dataclasses
 
             config = dataclasses.replace(config, ignore_tail_task=tuple(ignore_tail_task))
-        return build(self, target_tasks, config, concurrency_context=concurrency_context).scheduler()
+        result = build(self, target_tasks, config, concurrency_context=concurrency_context)
+        with gc_paused():
+            return result.scheduler()
 
     async def run(
         self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None

@@ -86,8 +86,10 @@ class DynamicScheduler:
         *,
         task_retries: dict[str, int] | None = None,
         silence: bool = True,
+        _validated: bool = False,
     ) -> None:
-        _validate_tasks(tasks)
+        if not _validated:
+            _validate_tasks(tasks)
         self.ignore_tail_task = list(ignore_tail_task or [])
         self.task_data_refs = task_data_refs or {}
         self.has_data_path = has_data_path

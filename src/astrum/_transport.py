@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
-import typing
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -226,10 +225,13 @@ def _return_annotation(fn: Any) -> Any:
 
 def _relation_meta(annotation: Any) -> tuple[Any, list[Any]]:
     """Split ``Annotated[X, *meta]`` into ``X`` and its relation metadata (From/To/tuples)."""
-    if typing.get_origin(annotation) is not Annotated:
+    metadata = getattr(annotation, "__metadata__", None)
+    if metadata is None or type(annotation) is not _ANNOTATED_ALIAS:
         return annotation, []
-    base, *meta = typing.get_args(annotation)
-    return base, [m for m in meta if isinstance(m, From | To | tuple)]
+    return annotation.__origin__, [m for m in metadata if isinstance(m, From | To | tuple)]
+
+
+_ANNOTATED_ALIAS = type(Annotated[int, "x"])
 
 
 def parse_callable(
@@ -281,7 +283,9 @@ def parse_callable(
                         f"{p.annotation!r}: {type(exc).__name__}: {exc}"
                     )
                 annotation = NO_ANNOTATION
-        params.append(ParamInfo(p.name, p.kind, p.has_default, annotation))
+        params.append(
+            p if annotation is p.annotation else ParamInfo(p.name, p.kind, p.has_default, annotation)
+        )
         base, meta = _relation_meta(annotation)
         if not meta:
             continue

@@ -39,8 +39,8 @@ def _is_union(tp: Any) -> bool:
 
 
 def _strip(tp: Any) -> Any:
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
+    while getattr(tp, "__metadata__", None) is not None and hasattr(tp, "__origin__"):
+        tp = tp.__origin__
     if tp is None:
         return type(None)
     return tp
