@@ -228,7 +228,8 @@ def _relation_meta(annotation: Any) -> tuple[Any, list[Any]]:
     metadata = getattr(annotation, "__metadata__", None)
     if metadata is None or type(annotation) is not _ANNOTATED_ALIAS:
         return annotation, []
-    return annotation.__origin__, [m for m in metadata if isinstance(m, From | To | tuple)]
+    base: Any = getattr(annotation, "__origin__", annotation)
+    return base, [m for m in metadata if isinstance(m, From | To | tuple)]
 
 
 _ANNOTATED_ALIAS = type(Annotated[int, "x"])
