@@ -45,11 +45,21 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 _EAGER = sys.version_info >= (3, 12)
+_FUNCTION = type(lambda: None)
 _clock = time.perf_counter
+
+
+_CO_COROUTINE = inspect.CO_COROUTINE
 
 
 def callable_kind(fn: Callable[..., Any]) -> int:
     """Classify ``fn`` as ASYNC, SYNC or AWAITABLE (see module constants)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and type(fn) is _FUNCTION:
+        # Fast path for plain functions (the common case).
+        if code.co_flags & _CO_COROUTINE:
+            return ASYNC
+        return AWAITABLE if fn.__name__ == "<lambda>" else SYNC
     target: Any = fn
     while isinstance(target, functools.partial):
         target = target.func
@@ -213,7 +223,7 @@ class Run:
                 if _EAGER:
                     task = asyncio.Task(self._node(i), loop=loop, eager_start=True)  # type: ignore[call-arg]
                 else:
-                    task = loop.create_task(self._node(i))  # type: ignore[union-attr]
+                    task = asyncio.Task(self._node(i), loop=loop)
                 if not task.done():
                     self.running[i] = task
                 if i in tails:
@@ -248,6 +258,8 @@ class Run:
                     raise _InjectionError(exc) from None
             if program.retries[i]:
                 value = await self._attempts(i, name, args, kwargs)
+            elif program.kinds[i] == ASYNC:
+                value = await program.fns[i](*args, **kwargs)
             else:
                 value = await self._call(i, args, kwargs)
         except asyncio.CancelledError as exc:

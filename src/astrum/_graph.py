@@ -39,7 +39,10 @@ class TaskOrder:
 
     def dependency_names(self) -> list[str]:
         """The names of this task's dependencies, in declaration order."""
-        return [dependency_name(dep) for dep in self.dependencies]
+        deps = self.dependencies
+        if not deps:
+            return []
+        return [dep.task_name if isinstance(dep, TaskOrder) else str(dep) for dep in deps]
 
 
 def dependency_name(dep: TaskOrder | str) -> str:
