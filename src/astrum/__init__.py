@@ -1,5 +1,7 @@
 """astrum: a lightweight, in-process, event-driven async DAG orchestrator."""
 
+import logging as _logging
+
 from ._config import AstrumConfig as AstrumConfig
 from ._errors import AstrumError as AstrumError
 from ._errors import SchedulerError as SchedulerError
@@ -43,6 +45,9 @@ from ._transport import T as T
 from ._transport import To as To
 
 __version__ = "0.2.0.dev0"
+
+# Library etiquette: log through "astrum", print nothing unless the application configures logging.
+_logging.getLogger("astrum").addHandler(_logging.NullHandler())
 
 __all__ = [
     "DEFAULT_NAMESPACE",

@@ -335,20 +335,17 @@ class BuildResult:
         retries = {
             tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry
         }
-        scheduler = DynamicScheduler(
-            tasks=tasks,
-            task_order=self.orders,
+        return DynamicScheduler._from_program(
+            program,
+            tasks,
+            self.orders,
             task_data_refs=self.task_data(),
             has_data_path=any(self.prepared[t].inputs for t in self.selected),
             ignore_tail_task=list(config.ignore_tail_task),
             concurrency_context=self.concurrency_context,
             task_retries=retries,
             silence=config.silence,
-            _validated=True,
         )
-        scheduler.concurrency_limit = program.concurrency_limit
-        scheduler._program = program
-        return scheduler
 
 
 def build(

@@ -86,10 +86,60 @@ class DynamicScheduler:
         *,
         task_retries: dict[str, int] | None = None,
         silence: bool = True,
-        _validated: bool = False,
     ) -> None:
-        if not _validated:
-            _validate_tasks(tasks)
+        _validate_tasks(tasks)
+        self._setup(
+            tasks,
+            task_order,
+            task_data_refs,
+            has_data_path,
+            ignore_tail_task,
+            concurrency_context,
+            task_retries,
+            silence,
+        )
+
+    @classmethod
+    def _from_program(
+        cls,
+        program: Program,
+        tasks: list[tuple[str, TaskCallable]],
+        task_order: list[TaskOrder],
+        *,
+        task_data_refs: dict[str, TaskData],
+        has_data_path: bool,
+        ignore_tail_task: list[str],
+        concurrency_context: asyncio.Semaphore | None,
+        task_retries: dict[str, int],
+        silence: bool,
+    ) -> DynamicScheduler:
+        """A scheduler around a program the registry already built and validated."""
+        scheduler = cls.__new__(cls)
+        scheduler._setup(
+            tasks,
+            task_order,
+            task_data_refs,
+            has_data_path,
+            ignore_tail_task,
+            concurrency_context,
+            task_retries,
+            silence,
+        )
+        scheduler.concurrency_limit = program.concurrency_limit
+        scheduler._program = program
+        return scheduler
+
+    def _setup(
+        self,
+        tasks: list[tuple[str, TaskCallable]],
+        task_order: list[TaskOrder],
+        task_data_refs: dict[str, TaskData] | None,
+        has_data_path: bool,
+        ignore_tail_task: list[str] | None,
+        concurrency_context: asyncio.Semaphore | None,
+        task_retries: dict[str, int] | None,
+        silence: bool,
+    ) -> None:
         self.ignore_tail_task = list(ignore_tail_task or [])
         self.task_data_refs = task_data_refs or {}
         self.has_data_path = has_data_path
@@ -105,8 +155,7 @@ class DynamicScheduler:
         self.current_stage = -1
         self.task_return_set: dict[str, Any] = {}
         self._callables = {name: fn for name, fn in tasks}
-        # Set by the registry: precompiled bindings, so builds are not repeated per execute().
-        self._bindings: dict[str, Binder] | None = None
+        # Set when built by a registry: the compiled program, so execute() does not rebuild it.
         self._program: Program | None = None
 
     # -- inspection ----------------------------------------------------------------------
@@ -137,13 +186,11 @@ class DynamicScheduler:
             if fn is None:
                 raise TaskNotFoundError(name)
             fns.append(fn)
-        bindings = self._bindings
-        if bindings is None:
-            bindings = {
-                name: _binder_from_task_data(name, data, callables.get(name))
-                for name, data in self.task_data_refs.items()
-                if name in graph.index and data.input_data_item
-            }
+        bindings: dict[str, Binder] = {
+            name: _binder_from_task_data(name, data, callables.get(name))
+            for name, data in self.task_data_refs.items()
+            if name in graph.index and data.input_data_item
+        }
         retries = self.task_retries
         tails = frozenset(graph.index[n] for n in self.ignore_tail_task if n in graph.index)
         stage_count, max_parallelism = stage_parallelism(graph)
