@@ -279,9 +279,16 @@ def parse_callable(
                 annotation = _resolve(annotation, namespaces)
             except Exception as exc:
                 if isinstance(p.annotation, str) and ("F(" in p.annotation or "From(" in p.annotation):
+                    hint = (
+                        " String annotations (from __future__ import annotations) only see module globals, "
+                        "task ids and names the function body itself uses; use a module-level name or "
+                        "set the annotation object directly."
+                        if isinstance(exc, NameError)
+                        else ""
+                    )
                     problems.append(
                         f"Task '{task_id}' parameter '{p.name}': cannot resolve annotation "
-                        f"{p.annotation!r}: {type(exc).__name__}: {exc}"
+                        f"{p.annotation!r}: {type(exc).__name__}: {exc}.{hint}"
                     )
                 annotation = NO_ANNOTATION
         params.append(
