@@ -135,6 +135,8 @@ class _Prepared:
     )  # (source, locator, param, expected)
     deps: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # (param, from_function, expected type) of explicit from_function inputs
+    function_inputs: list[tuple[str | int, Any, Any]] = field(default_factory=list)
 
 
 def _prepare(
@@ -199,6 +201,8 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
                         target=target, source=None, from_function=source_rel.from_function, use_function=True
                     )
                 )
+                if item.allow_data_model is not None:
+                    prepared.function_inputs.append((target, source_rel.from_function, item.allow_data_model))
                 continue
             try:
                 source = resolver.resolve(source_rel.related_task, tid, "input")
@@ -557,8 +561,39 @@ def _edge_label(source: str, locator: Any, consumer: str, param: Any) -> str:
     return f"{left} -> {consumer}.{param}"
 
 
-def _type_problems(tid: str, prepared: Mapping[str, _Prepared]) -> list[str]:
+def _function_input_problems(tid: str, prep: _Prepared) -> list[str]:
+    """``from_function`` inputs: the function's return annotation (or a constant's type) must fit."""
     out: list[str] = []
+    for param, provider, expected in prep.function_inputs:
+        if callable(provider):
+            produced = parse_callable(tid, provider, {}).returns
+            label = getattr(provider, "__qualname__", repr(provider))
+            if not is_compatible(produced, expected):
+                out.append(
+                    f"Type mismatch on edge from_function {label} -> {tid}.{param}: it returns "
+                    f"{type_name(produced)} but '{tid}' expects {type_name(expected)}."
+                )
+        elif not _value_fits(provider, expected):
+            out.append(
+                f"Type mismatch on edge from_function constant -> {tid}.{param}: {provider!r} is not "
+                f"{type_name(expected)}."
+            )
+    return out
+
+
+def _value_fits(value: Any, expected: Any) -> bool:
+    checker = value_checker(expected)
+    if checker is None:
+        return True
+    try:
+        checker(value)
+    except Exception:
+        return False
+    return True
+
+
+def _type_problems(tid: str, prepared: Mapping[str, _Prepared]) -> list[str]:
+    out: list[str] = _function_input_problems(tid, prepared[tid])
     for source, locator, param, expected in prepared[tid].edges:
         produced = prepared[source].spec.returns
         if produced is NO_ANNOTATION or expected is NO_ANNOTATION:

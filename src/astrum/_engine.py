@@ -32,12 +32,11 @@ from ._errors import describe_exception
 from ._graph import Graph
 from ._threads import worker_pool
 
-__all__ = ["ASYNC", "AWAITABLE", "SYNC", "Binder", "Program", "Run", "callable_kind"]
+__all__ = ["ASYNC", "SYNC", "Binder", "Program", "Run", "callable_kind"]
 
 # How a task's callable is invoked.
 ASYNC = 0  # coroutine function: awaited on the loop
-SYNC = 1  # plain function: run in a worker thread; an awaitable result is awaited on the loop
-AWAITABLE = 2  # unknown (e.g. lambda returning a coroutine): called on the loop, awaited if needed
+SYNC = 1  # anything else: run in a worker thread; an awaitable result is awaited on the loop
 
 # Per-task outcome codes (kept small: one list slot per task).
 COMPLETED = "completed"
@@ -52,14 +51,19 @@ _clock = time.perf_counter
 _CO_COROUTINE = inspect.CO_COROUTINE
 
 
+def _is_fatal(exc: BaseException) -> bool:
+    """``KeyboardInterrupt``, ``SystemExit`` and the like: they stop the run and are re-raised."""
+    return not isinstance(exc, Exception | asyncio.CancelledError)
+
+
 def callable_kind(fn: Callable[..., Any]) -> int:
-    """Classify ``fn`` as ASYNC, SYNC or AWAITABLE (see module constants)."""
+    """Classify ``fn`` as ASYNC or SYNC (see module constants)."""
     code = getattr(fn, "__code__", None)
     if code is not None and type(fn) is _FUNCTION:
         # Fast path for plain functions (the common case).
         if code.co_flags & _CO_COROUTINE:
             return ASYNC
-        return AWAITABLE if fn.__name__ == "<lambda>" else SYNC
+        return SYNC
     target: Any = fn
     while isinstance(target, functools.partial):
         target = target.func
@@ -68,8 +72,6 @@ def callable_kind(fn: Callable[..., Any]) -> int:
     call = getattr(type(target), "__call__", None)  # noqa: B004 - the async __call__ of a callable object
     if not inspect.isfunction(target) and not inspect.ismethod(target) and inspect.iscoroutinefunction(call):
         return ASYNC
-    if getattr(target, "__name__", "") == "<lambda>":
-        return AWAITABLE
     return SYNC
 
 
@@ -145,6 +147,18 @@ class Run:
         self._unfinished = n - len(program.tails)
         self._done: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Sync tasks with nothing to await around them run straight in a worker thread
+        # (no asyncio task); their results come back in batches through _drain_threads.
+        semaphore_free = program.semaphore is None
+        self._threaded_fast = [
+            kind == SYNC and not retries and semaphore_free and i not in program.tails
+            and not (binder is not None and binder.needs_await)
+            for i, (kind, retries, binder) in enumerate(zip(program.kinds, program.retries, program.binders, strict=True))
+        ]  # fmt: skip
+        self._in_threads = 0
+        self._thread_results: deque[tuple[int, bool, Any, float]] = deque()
+        self._drain_scheduled = False
+        self._threads_idle: asyncio.Future[None] | None = None
         self.epoch0 = 0.0
         self.perf0 = 0.0
         self.perf_end = 0.0
@@ -173,33 +187,45 @@ class Run:
         try:
             if not self._done.done():
                 await self._done
+            if self._failed:
+                await self._stop(include_tails=False)
         except asyncio.CancelledError:
-            await self._stop(include_tails=True)
+            await self._stop_despite_cancellation()
             self.perf_end = _clock()
             raise
-        if self._failed:
-            await self._stop(include_tails=False)
         self.perf_end = _clock()
         if self.fatal is not None:
             raise self.fatal
+
+    async def _stop_despite_cancellation(self) -> None:
+        """Stop everything, tail tasks included, even if cancelled again meanwhile."""
+        while True:
+            try:
+                await self._stop(include_tails=True)
+                return
+            except asyncio.CancelledError:
+                continue
 
     async def _stop(self, *, include_tails: bool) -> None:
         """Cancel running tasks and wait until every one of them has ended."""
         self._failed = True
         tails = self.program.tails
         while True:
-            victims = [t for i, t in self.running.items() if include_tails or i not in tails]
-            victims = [t for t in victims if not t.done()]
+            if self._in_threads:
+                # Threads cannot be interrupted: wait for them, their results are discarded.
+                assert self._loop is not None
+                self._threads_idle = self._loop.create_future()
+                await asyncio.wait([self._threads_idle])
+                continue
+            victims = [
+                t for i, t in self.running.items() if (include_tails or i not in tails) and not t.done()
+            ]
             if not victims:
                 return
             for t in victims:
-                t.cancel()
-            try:
-                await asyncio.wait(victims)
-            except asyncio.CancelledError:
-                # Cancelled again while cleaning up: keep cleaning, then propagate.
-                await asyncio.wait(victims)
-                raise
+                if not t.cancelling():  # a task already cancelled is left to finish its cleanup
+                    t.cancel()
+            await asyncio.wait(victims)
 
     def _pump(self) -> None:
         """Launch ready tasks (iteratively: eager tasks that finish at once only enqueue)."""
@@ -211,6 +237,7 @@ class Run:
             limit = self.program.concurrency_limit
             loop = self._loop
             tails = self.program.tails
+            threaded = self._threaded_fast
             ready_at = self.ready_at if limit is None else None
             now = _clock()
             while ready and not self._failed:
@@ -220,6 +247,9 @@ class Run:
                 if ready_at is not None:
                     ready_at[i] = now
                 self._active += 1
+                if threaded[i]:
+                    self._launch_in_thread(i)
+                    continue
                 if _EAGER:
                     task = asyncio.Task(self._node(i), loop=loop, eager_start=True)  # type: ignore[call-arg]
                 else:
@@ -231,9 +261,99 @@ class Run:
         finally:
             self._pumping = False
 
+    # -- sync tasks in worker threads ------------------------------------------------------
+
+    def _launch_in_thread(self, i: int) -> None:
+        binder = self.program.binders[i]
+        self.start_at[i] = _clock()
+        if binder is None:
+            args: list[Any] = []
+            kwargs: dict[str, Any] = {}
+        else:
+            try:
+                args, kwargs = binder.bind(self.results)
+            except Exception as exc:
+                self.end_at[i] = _clock()
+                self._final_failure(i, self.names[i], exc)
+                return
+        self._in_threads += 1
+        worker_pool().submit((self, i, self.program.fns[i], args, kwargs, contextvars.copy_context()))
+
+    def thread_result(self, key: int, ok: bool, value: Any) -> None:
+        """Called in a worker thread when a sync task returns or raises."""
+        self._thread_results.append((key, ok, value, _clock()))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            loop = self._loop
+            assert loop is not None
+            try:
+                loop.call_soon_threadsafe(self._drain_threads)
+            except RuntimeError:
+                pass  # the loop is gone: the run was abandoned
+
+    def _drain_threads(self) -> None:
+        """On the loop: account for every sync task that finished since the last drain."""
+        self._drain_scheduled = False
+        pending = self._thread_results
+        names = self.names
+        while pending:
+            i, ok, value, end = pending.popleft()
+            self._in_threads -= 1
+            self.end_at[i] = end
+            if self._failed:
+                # The run is stopping: this task was cancelled as far as the run is concerned.
+                self.status[i] = CANCELLED
+                self.finished.append(i)
+                self._leave(i)
+            elif ok:
+                if inspect.isawaitable(value):
+                    self._await_in_task(i, value)
+                    continue
+                self.results[names[i]] = value
+                self.status[i] = COMPLETED
+                self.finished.append(i)
+                self._complete(i)
+            else:
+                if _is_fatal(value) and self.fatal is None:
+                    self.fatal = value
+                self._final_failure(i, names[i], value)
+        idle = self._threads_idle
+        if self._in_threads == 0 and idle is not None and not idle.done():
+            idle.set_result(None)
+
+    def _await_in_task(self, i: int, awaitable: Any) -> None:
+        async def finish() -> Any:
+            try:
+                value = await awaitable
+            except asyncio.CancelledError:
+                self.end_at[i] = _clock()
+                self.status[i] = CANCELLED
+                self.finished.append(i)
+                self._leave(i)
+                raise
+            except BaseException as exc:
+                self.end_at[i] = _clock()
+                if _is_fatal(exc) and self.fatal is None:
+                    self.fatal = exc
+                self._final_failure(i, self.names[i], exc)
+                return None
+            self.end_at[i] = _clock()
+            self.results[self.names[i]] = value
+            self.status[i] = COMPLETED
+            self.finished.append(i)
+            self._complete(i)
+            return value
+
+        assert self._loop is not None
+        self.running[i] = self._loop.create_task(finish())
+
     # -- one task ------------------------------------------------------------------------
 
     async def _node(self, i: int) -> Any:
+        if self._failed and i not in self.program.tails:
+            # Launched together with a task that failed first: never begin (reported skipped).
+            self._leave(i)
+            return None
         program = self.program
         name = self.names[i]
         semaphore = program.semaphore
@@ -316,20 +436,15 @@ class Run:
         return value
 
     async def _in_thread(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        context = contextvars.copy_context()
-        call = functools.partial(context.run, fn, *args, **kwargs)
-        future = worker_pool().submit(call)
+        future = worker_pool().run_in_thread(fn, args, kwargs)
         try:
-            return await asyncio.wrap_future(future)
+            return await asyncio.shield(future)
         except asyncio.CancelledError:
             # A thread cannot be interrupted: wait until it returns so no work outlives the run.
             if not future.done():
-                waiter = asyncio.wrap_future(future)
-                try:
-                    await asyncio.wait([waiter])
-                finally:
-                    if waiter.done() and not waiter.cancelled():
-                        waiter.exception()  # mark retrieved; the late result is discarded
+                await asyncio.wait([future])
+            if future.done() and not future.cancelled():
+                future.exception()  # mark retrieved; the late result is discarded
             raise
 
     async def _attempts(self, i: int, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -340,8 +455,12 @@ class Run:
             started = _clock()
             try:
                 value = await self._call(i, args, kwargs)
-            except asyncio.CancelledError:
-                log.append((started, _clock(), CANCELLED, None))
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    log.append((started, _clock(), CANCELLED, None))
+                else:  # raised by the task itself: a failed attempt, never retried
+                    log.append((started, _clock(), FAILED, exc))
                 raise
             except Exception as exc:
                 log.append((started, _clock(), FAILED, exc))
@@ -395,12 +514,17 @@ class Run:
         self.exceptions[i] = exc
         self.finished.append(i)
         self._leave(i)
-        if i in self.program.tails:
-            return
+        program = self.program
+        if i in program.tails and not program.graph.children[i]:
+            return  # nothing waits for this tail task: the run is not affected
         self.error_summary.append(f"Task '{name}' failed during execution: {describe_exception(exc)}")
         if self.first_failure is None:
             self.first_failure = i
         self._failed = True
+        tails = program.tails
+        for j, task in self.running.items():
+            if j not in tails and not task.cancelling():
+                task.cancel()  # at once, so nothing else begins while execute() wakes up
         done = self._done
         if done is not None and not done.done():
             done.set_result(None)

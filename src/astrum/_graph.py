@@ -108,13 +108,13 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
         if not deps:
             parents.append(())
             continue
-        resolved: list[int] = []
+        resolved: dict[int, None] = {}  # ordered and de-duplicated in O(degree)
         for dep in deps:
             j = index.get(dep)
             if j is None:
                 missing.append(f"{name} -> {dep}")
-            elif j not in resolved:
-                resolved.append(j)
+            else:
+                resolved[j] = None
         parents.append(tuple(resolved))
     if missing:
         raise TaskDependencyError(

@@ -90,13 +90,35 @@ def classify(obj: Any, instances: Sequence[Any]) -> Receiver:
     return Receiver(obj, None, owner)
 
 
+def _class_holding(func: Any, owner: tuple[str, str]) -> type | None:
+    """Find the class whose body defined ``func`` by following referrers (a heap scan).
+
+    Used only for classes that neither ``class_instances`` nor a module path
+    can reach, such as classes defined inside a function.
+    """
+    import gc
+
+    frontier: list[Any] = [func]
+    for _ in range(3):  # func -> classmethod object -> class __dict__ -> class
+        found: list[Any] = []
+        for referrer in gc.get_referrers(*frontier):
+            if isinstance(referrer, type) and (referrer.__module__, referrer.__qualname__) == owner:
+                return referrer
+            if isinstance(referrer, classmethod | staticmethod | dict):
+                found.append(referrer)
+        if not found:
+            return None
+        frontier = found
+    return None
+
+
 def find_receiver(receiver: Receiver, instances: Sequence[Any]) -> tuple[bool, Any]:
     """``(found, value)``: the instance or class to pass as first argument."""
     owner = receiver.owner
     if owner is None:
         return False, None
     if receiver.kind == CLASS:
-        klass = _lookup_class(owner, instances)
+        klass = _lookup_class(owner, instances) or _class_holding(receiver.call, owner)
         return (klass is not None), klass
     matches = [inst for inst in instances if not isinstance(inst, type) and _defines(type(inst), owner)]
     if matches:

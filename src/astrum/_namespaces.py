@@ -98,8 +98,13 @@ def task(
     """
     if callable(task_id) and not isinstance(task_id, str):
         return task(depends_on=depends_on, data=data, namespace=namespace, retry=retry)(task_id)
-    registry = get_registry(namespace)
-    return registry.task(task_id, depends_on=depends_on, data=data, retry=retry)
+
+    def decorator(fn: Any) -> Any:
+        # The namespace is looked up now, when the decorator is applied, not when task() was called.
+        get_registry(namespace).register(fn, task_id, depends_on=depends_on, data=data, retry=retry)
+        return fn
+
+    return decorator
 
 
 def build_task_orders(

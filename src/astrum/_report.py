@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from ._errors import describe_exception
@@ -222,7 +222,7 @@ class ExecutionReport:
             "tail_tasks": sorted(self.tail_tasks),
             "results": to_json_safe(self.task_return_set),
             "task_statistics": [_stat_to_dict(stat) for stat in self.task_statistics],
-            "stage_statistics": [to_json_safe(asdict(stat)) for stat in self.stage_statistics],
+            "stage_statistics": [to_json_safe(stat) for stat in self.stage_statistics],
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -284,18 +284,33 @@ def _exception_to_dict(exc: BaseException | None) -> dict[str, str] | None:
     return {"type": f"{type(exc).__module__}.{type(exc).__qualname__}", "message": describe_exception(exc)}
 
 
-def to_json_safe(value: Any) -> Any:
-    """Convert ``value`` into JSON-safe data; anything JSON cannot hold becomes its ``repr``."""
+def to_json_safe(value: Any, _path: frozenset[int] = frozenset()) -> Any:
+    """Convert ``value`` into JSON-safe data; anything JSON cannot hold becomes its ``repr``.
+
+    Containers are converted recursively (a container that contains itself is
+    rendered as its ``repr`` at the point of recursion); nothing is copied deeply.
+    """
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
+    key = id(value)
+    if key in _path or len(_path) > 64:
+        return _safe_repr(value)
+    path = _path | {key}
     if isinstance(value, Mapping):
         if all(isinstance(k, str) for k in value):
-            return {k: to_json_safe(v) for k, v in value.items()}
-        return repr(value)
+            return {k: to_json_safe(v, path) for k, v in value.items()}
+        return _safe_repr(value)
     if isinstance(value, (list, tuple)):
-        return [to_json_safe(v) for v in value]
+        return [to_json_safe(v, path) for v in value]
     if is_dataclass(value) and not isinstance(value, type):
-        return to_json_safe(asdict(value))
-    return repr(value)
+        return {f.name: to_json_safe(getattr(value, f.name, None), path) for f in fields(value)}
+    return _safe_repr(value)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:  # a broken __repr__ must not break the export
+        return f"<{type(value).__name__} (repr failed: {type(exc).__name__})>"

@@ -256,10 +256,9 @@ def parse_callable(
 
     try:
         raw_params = _signature_params(fn)
-    except (TypeError, ValueError) as exc:
-        return CallableSpec(
-            (), (), (), NO_ANNOTATION, (f"Task '{task_id}' has no readable signature: {exc}",)
-        )
+    except (TypeError, ValueError):
+        # Some builtins expose no signature: they take no injected values and are called as they are.
+        return CallableSpec((), (), (), NO_ANNOTATION, ())
     if (
         skip_first
         and raw_params

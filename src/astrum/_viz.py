@@ -161,10 +161,15 @@ def _bar(start: float, end: float, origin: float, span: float, width: int) -> st
 
 
 def print_report(
-    report: ExecutionReport, console: Console | None = None, *, width: int = 32, max_rows: int = 60
+    report: ExecutionReport, console: Console | None = None, *, width: int | None = None, max_rows: int = 60
 ) -> None:
-    """Print a report: one row per task with a timeline bar, then the critical path and the summary."""
+    """Print a report: one row per task with a timeline bar, then the critical path and the summary.
+
+    ``width`` is the timeline's width in characters (default: what the console leaves free).
+    """
     out = _console(console)
+    if width is None:
+        width = max(10, min(48, out.width - 72))
     from rich.table import Table
 
     stats = sorted(report.task_statistics, key=lambda s: (s.start_time, s.task_name))
@@ -203,10 +208,14 @@ def print_report(
         )
     out.print(
         f"{report.successful_tasks}/{report.total_tasks} tasks completed, {report.failed_tasks} failed"
-        + (f"; {len(report.error_summary)} summary lines" if report.error_summary else "")
+        + (f"; {_plural(len(report.error_summary), 'summary line')}" if report.error_summary else "")
     )
     for line in _head(report.error_summary, 8):
         out.print(f"  [red]{line}[/red]")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _head(lines: Sequence[str], n: int) -> list[str]:
