@@ -518,7 +518,8 @@ def _param_annotation(prep: _Prepared, param: str | int) -> Any:
 
 def _signature_problems(prep: _Prepared) -> list[str]:
     tid = prep.record.task_id
-    provided = {inp.target for inp in prep.inputs}
+    # A Ref whose source could not be resolved is already reported; do not report it as unprovided too.
+    provided = {inp.target for inp in prep.inputs} | {ref.param for ref in prep.spec.inputs}
     out: list[str] = []
     for p in prep.spec.params:
         kind = p.kind
