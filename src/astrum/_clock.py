@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "RealClock", "REAL_CLOCK"]
+__all__ = ["REAL_CLOCK", "Clock", "RealClock"]
 
 
 @runtime_checkable

@@ -45,7 +45,11 @@ class Retry:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
                 raise ValueError(f"Retry.{name} must be a number >= {low}, got {value!r}")
-        if isinstance(self.jitter, bool) or not isinstance(self.jitter, int | float) or not 0 <= self.jitter <= 1:
+        if (
+            isinstance(self.jitter, bool)
+            or not isinstance(self.jitter, int | float)
+            or not 0 <= self.jitter <= 1
+        ):
             raise ValueError(f"Retry.jitter must be between 0 and 1, got {self.jitter!r}")
         on = self.on if isinstance(self.on, tuple) else (self.on,)
         if not on or not all(isinstance(t, type) and issubclass(t, BaseException) for t in on):
@@ -81,10 +85,17 @@ def check_timeout(value: Any, task_id: str) -> float | None:
     """Validate ``timeout=`` (positive seconds, or ``None``)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         from ._errors import TaskRegistrationError
 
-        raise TaskRegistrationError(f"Task '{task_id}' timeout must be a positive number of seconds, got {value!r}.")
+        raise TaskRegistrationError(
+            f"Task '{task_id}' timeout must be a positive number of seconds, got {value!r}."
+        )
     return float(value)
 
 

@@ -47,7 +47,9 @@ def _child(conn: Any, fn: Callable[..., Any], args: list[Any], kwargs: dict[str,
     try:
         conn.send(outcome)
     except Exception as exc:  # the result or the exception cannot be pickled
-        conn.send((False, ProcessTaskError(f"the task's outcome cannot be sent back: {type(exc).__name__}: {exc}")))
+        conn.send(
+            (False, ProcessTaskError(f"the task's outcome cannot be sent back: {type(exc).__name__}: {exc}"))
+        )
     finally:
         conn.close()
 
@@ -90,7 +92,9 @@ async def run_in_process(fn: Callable[..., Any], args: list[Any], kwargs: dict[s
             ok, value = receiver.recv()
         except EOFError:
             process.join(1.0)
-            raise ProcessTaskError(f"the worker process died without an answer (exit code {process.exitcode})") from None
+            raise ProcessTaskError(
+                f"the worker process died without an answer (exit code {process.exitcode})"
+            ) from None
     except asyncio.CancelledError:
         process.kill()
         raise
