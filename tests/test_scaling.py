@@ -65,20 +65,20 @@ def _registry_build_and_run(size: int) -> float:
 
 
 def test_wide_run_grows_linearly() -> None:
-    small = _best_of(2, lambda: _scheduler_run(SMALL, chain=False))
-    large = _best_of(2, lambda: _scheduler_run(LARGE, chain=False))
+    small = _best_of(3, lambda: _scheduler_run(SMALL, chain=False))
+    large = _best_of(3, lambda: _scheduler_run(LARGE, chain=False))
     assert large < MAX_RATIO * small, f"{LARGE} tasks took {large / small:.1f}x the time of {SMALL}"
 
 
 def test_chain_run_grows_linearly() -> None:
-    small = _best_of(2, lambda: _scheduler_run(SMALL, chain=True))
-    large = _best_of(2, lambda: _scheduler_run(LARGE, chain=True))
+    small = _best_of(3, lambda: _scheduler_run(SMALL, chain=True))
+    large = _best_of(3, lambda: _scheduler_run(LARGE, chain=True))
     assert large < MAX_RATIO * small, f"{LARGE} tasks took {large / small:.1f}x the time of {SMALL}"
 
 
 def test_registry_build_and_run_with_data_passing_grows_linearly() -> None:
-    small = _best_of(2, lambda: _registry_build_and_run(SMALL))
-    large = _best_of(2, lambda: _registry_build_and_run(LARGE))
+    small = _best_of(3, lambda: _registry_build_and_run(SMALL))
+    large = _best_of(3, lambda: _registry_build_and_run(LARGE))
     assert large < MAX_RATIO * small, f"{LARGE} tasks took {large / small:.1f}x the time of {SMALL}"
 
 
@@ -96,6 +96,6 @@ def test_report_export_grows_linearly() -> None:
         assert len(data["task_statistics"]) == size
         return elapsed
 
-    small = _best_of(2, lambda: export(SMALL))
-    large = _best_of(2, lambda: export(LARGE))
+    small = _best_of(3, lambda: export(SMALL))
+    large = _best_of(3, lambda: export(LARGE))
     assert large < MAX_RATIO * small, f"{LARGE} tasks took {large / small:.1f}x the time of {SMALL}"

@@ -11,6 +11,7 @@ from ._errors import TaskNotFoundError as TaskNotFoundError
 from ._errors import TaskOrderLoopError as TaskOrderLoopError
 from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
 from ._errors import TaskRegistrationError as TaskRegistrationError
+from ._errors import TaskTimeoutError as TaskTimeoutError
 from ._graph import TaskOrder as TaskOrder
 from ._inject import TaskInputError as TaskInputError
 from ._namespaces import active_namespace as active_namespace
@@ -24,6 +25,7 @@ from ._namespaces import use_namespace as use_namespace
 from ._plan import ExecutionPlan as ExecutionPlan
 from ._plan import ExecutionPlanner as ExecutionPlanner
 from ._plan import ExecutionStage as ExecutionStage
+from ._policies import Retry as Retry
 from ._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 from ._registry import RegisteredTask as RegisteredTask
 from ._registry import SchedulerRegistry as SchedulerRegistry
@@ -65,6 +67,7 @@ __all__ = [
     "From",
     "Ref",
     "RegisteredTask",
+    "Retry",
     "SchedulerError",
     "SchedulerRegistry",
     "StageStatus",
@@ -82,6 +85,7 @@ __all__ = [
     "TaskRegistrationError",
     "TaskStageStatistics",
     "TaskStatus",
+    "TaskTimeoutError",
     "To",
     "active_namespace",
     "build_scheduler",

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
 from ._engine import Binder, Program, callable_kind
 from ._errors import TaskRegistrationError
@@ -21,6 +22,8 @@ from ._graph import Graph, TaskOrder, compile_graph
 from ._inject import ArgBinder, Input, describe_locator
 from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
 from ._plan import stage_parallelism
+from ._policies import Retry
+from ._process import picklable_problem
 from ._registry import RegisteredTask, SchedulerRegistry
 from ._taskdata import TaskData
 from ._transport import NO_ANNOTATION, CallableSpec, parse_callable, underlying_function
@@ -336,7 +339,7 @@ class BuildResult:
         program = self.program
         config = self.config
         tasks = [(tid, self.prepared[tid].receiver.call) for tid in self.selected]
-        retries = {
+        retries: dict[str, int | Retry] = {
             tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry
         }
         return DynamicScheduler._from_program(
@@ -454,6 +457,7 @@ def _build(
 
     for tid in selected:
         problems.extend(_signature_problems(prepared[tid]))
+        problems.extend(_isolation_problems(prepared[tid], receivers.get(tid)))
     if not config.skip_type_check:
         for tid in selected:
             problems.extend(_type_problems(tid, prepared))
@@ -482,12 +486,15 @@ def _build(
         fns=fns,
         kinds=[callable_kind(fn) for fn in fns],
         binders=binders,
-        retries=[prepared[tid].record.retry for tid in selected],
+        policies=[prepared[tid].record.policy for tid in selected],
         tails=frozenset(graph.index[t] for t in config.ignore_tail_task if t in graph.index),
         concurrency_limit=limit,
         semaphore=concurrency_context,
         stage_count=stage_count,
         max_parallelism=max_parallelism,
+        failure_policy=config.failure_policy,
+        deadline=config.deadline,
+        clock=config.clock if config.clock is not None else REAL_CLOCK,
     )
     return BuildResult(
         registry=registry,
@@ -548,6 +555,29 @@ def _signature_problems(prep: _Prepared) -> list[str]:
         ):
             out.append(
                 f"Task '{tid}' receives a value for parameter '{inp.target}', which its signature does not have."
+            )
+    return out
+
+
+def _isolation_problems(prep: _Prepared, receiver: tuple[bool, Any] | None) -> list[str]:
+    """A process-isolated task's function (and receiver) must be picklable."""
+    if prep.record.isolation != "process":
+        return []
+    tid = prep.record.task_id
+    out: list[str] = []
+    problem = picklable_problem(prep.receiver.call)
+    if problem is not None:
+        out.append(
+            f"Task '{tid}' uses isolation='process' but its function cannot be sent to a worker process "
+            f"({problem}). Define it at module level (not inside a function, not a lambda), or use "
+            "isolation='thread'."
+        )
+    if receiver is not None:
+        problem = picklable_problem(receiver[1])
+        if problem is not None:
+            out.append(
+                f"Task '{tid}' uses isolation='process' but its instance cannot be sent to a worker process "
+                f"({problem})."
             )
     return out
 

@@ -28,6 +28,12 @@ class AstrumConfig:
         class_instances: instances whose methods are registered as tasks (``self`` of method tasks).
         validate_values: check every injected value against its ``Ref`` type at run time
             (strict pydantic validation); a mismatch fails the consuming task.
+        failure_policy: ``"cancel"`` stops the run at the first final failure; ``"continue"``
+            skips only the failed task's descendants and runs every independent branch to the end.
+        deadline: seconds the whole run may take; at the deadline running tasks are cancelled
+            (worker processes killed) and the rest skipped.
+        clock: the clock the engine sleeps and measures on (default: the real clock;
+            tests pass :class:`astrum.testing.FakeClock`).
     """
 
     skip_type_check: bool = False
@@ -42,8 +48,18 @@ class AstrumConfig:
     ignore_tail_task: Sequence[str] = field(default_factory=tuple)
     class_instances: Sequence[Any] = field(default_factory=tuple)
     validate_values: bool = False
+    failure_policy: str = "cancel"
+    deadline: float | None = None
+    clock: Any = None
 
     def __post_init__(self) -> None:
+        if self.failure_policy not in ("cancel", "continue"):
+            raise ValueError(f"failure_policy must be 'cancel' or 'continue', got {self.failure_policy!r}")
+        deadline = self.deadline
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, int | float) or not deadline > 0
+        ):
+            raise ValueError(f"deadline must be a positive number of seconds or None, got {deadline!r}")
         object.__setattr__(self, "ignore_tail_task", tuple(self.ignore_tail_task or ()))
         object.__setattr__(self, "class_instances", tuple(self.class_instances or ()))
         limit = self.concurrency_limit

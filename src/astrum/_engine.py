@@ -28,8 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import describe_exception
+from ._clock import REAL_CLOCK, Clock
+from ._errors import TaskTimeoutError, describe_exception
 from ._graph import Graph
+from ._policies import TaskPolicy
+from ._process import run_in_process
 from ._threads import worker_pool
 
 __all__ = ["ASYNC", "SYNC", "Binder", "Program", "Run", "callable_kind"]
@@ -42,10 +45,12 @@ SYNC = 1  # anything else: run in a worker thread; an awaitable result is awaite
 COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
+TIMED_OUT = "timed_out"
+
+CONTINUE = "continue"  # failure policy: keep running what does not depend on a failed task
 
 _EAGER = sys.version_info >= (3, 12)
 _FUNCTION = type(lambda: None)
-_clock = time.perf_counter
 
 
 _CO_COROUTINE = inspect.CO_COROUTINE
@@ -95,20 +100,29 @@ class Binder:
 class Program:
     """A compiled, runnable DAG.
 
-    ``fns``, ``kinds``, ``binders`` and ``retries`` are indexed like ``graph.names``.
+    ``fns``, ``kinds``, ``binders`` and ``policies`` are indexed like ``graph.names``;
+    a policy of ``None`` means a plain call (the fast path).
     """
 
     graph: Graph
     fns: list[Callable[..., Any]]
     kinds: list[int]
     binders: list[Binder | None]
-    retries: list[int]
+    policies: list[TaskPolicy | None]
     tails: frozenset[int] = frozenset()
     concurrency_limit: int | None = None
     semaphore: asyncio.Semaphore | None = None
     stage_count: int = 0
     max_parallelism: int = 0
+    failure_policy: str = "cancel"
+    deadline: float | None = None
+    clock: Clock = REAL_CLOCK
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def retries(self) -> list[int]:
+        """Extra attempts per task (0 where no retry policy applies)."""
+        return [p.retries if p is not None else 0 for p in self.policies]
 
 
 class _InjectionError(Exception):
@@ -131,7 +145,7 @@ class Run:
         self.ready_at = [0.0] * n
         self.start_at = [0.0] * n
         self.end_at = [0.0] * n
-        self.attempts: dict[int, list[tuple[float, float, str, BaseException | None]]] = {}
+        self.attempts: dict[int, list[AttemptRow]] = {}
         self.exceptions: dict[int, BaseException] = {}
         self.finished: list[int] = []
         self.error_summary: list[str] = []
@@ -151,9 +165,9 @@ class Run:
         # (no asyncio task); their results come back in batches through _drain_threads.
         semaphore_free = program.semaphore is None
         self._threaded_fast = [
-            kind == SYNC and not retries and semaphore_free and i not in program.tails
+            kind == SYNC and policy is None and semaphore_free and i not in program.tails
             and not (binder is not None and binder.needs_await)
-            for i, (kind, retries, binder) in enumerate(zip(program.kinds, program.retries, program.binders, strict=True))
+            for i, (kind, policy, binder) in enumerate(zip(program.kinds, program.policies, program.binders, strict=True))
         ]  # fmt: skip
         self._in_threads = 0
         self._thread_results: deque[tuple[int, bool, Any, float]] = deque()
@@ -162,6 +176,17 @@ class Run:
         self.epoch0 = 0.0
         self.perf0 = 0.0
         self.perf_end = 0.0
+        self._now = program.clock.now
+        # Tasks waiting for a concurrency slot handed back by a task pausing for a retry.
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self._slotless: set[int] = set()  # tasks currently pausing without a slot
+        self._semaphore_released: set[int] = set()  # ... and without the user's semaphore
+        #: Task index -> index of the failed task that made it skipped (failure_policy="continue").
+        self.skip_cause: dict[int, int] = {}
+        self.deadline_at: float | None = None
+        self.deadline_hit = False
+        #: Thread tasks given up at the deadline (their threads run on; results are discarded).
+        self.abandoned: set[int] = set()
 
     # -- driving -----------------------------------------------------------------------
 
@@ -176,26 +201,60 @@ class Run:
         self._loop = loop
         self._done = loop.create_future()
         self.epoch0 = time.time()
-        self.perf0 = _clock()
+        self.perf0 = self._now()
         roots = self.program.graph.roots()
         for i in roots:
             self.ready_at[i] = self.perf0
         self._ready.extend(roots)
         if self._unfinished <= 0:
             self._done.set_result(None)
+        watchdog = None
+        if self.program.deadline is not None:
+            self.deadline_at = self.perf0 + self.program.deadline
+            watchdog = loop.create_task(self._watch_deadline(self.program.deadline))
         self._pump()
         try:
             if not self._done.done():
                 await self._done
             if self._failed:
-                await self._stop(include_tails=False)
+                await self._stop(include_tails=self.deadline_hit)
         except asyncio.CancelledError:
             await self._stop_despite_cancellation()
-            self.perf_end = _clock()
+            self.perf_end = self._now()
             raise
-        self.perf_end = _clock()
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+                await asyncio.wait([watchdog])
+        self.perf_end = self._now()
         if self.fatal is not None:
             raise self.fatal
+
+    async def _watch_deadline(self, seconds: float) -> None:
+        await self.program.clock.sleep(seconds)
+        done = self._done
+        if done is None or done.done():
+            return
+        self.deadline_hit = True
+        self._failed = True
+        now = self._now()
+        running = sum(1 for i in self.running if self.status[i] is None) + self._in_threads
+        self.error_summary.append(
+            f"Run deadline of {seconds:g} s exceeded: {running} running task(s) cancelled, "
+            "the tasks not yet started skipped."
+        )
+        # Threads cannot be stopped: give them up now and ignore their late results.
+        for i, threaded in enumerate(self._threaded_fast):
+            if threaded and self.status[i] is None and self.start_at[i] and i not in self.abandoned:
+                self.abandoned.add(i)
+                self.status[i] = CANCELLED
+                self.end_at[i] = now
+                self.finished.append(i)
+        self._in_threads = 0
+        for task in self.running.values():
+            if not task.cancelling():
+                task.cancel()
+        done.set_result(None)
 
     async def _stop_despite_cancellation(self) -> None:
         """Stop everything, tail tasks included, even if cancelled again meanwhile."""
@@ -239,7 +298,7 @@ class Run:
             tails = self.program.tails
             threaded = self._threaded_fast
             ready_at = self.ready_at if limit is None else None
-            now = _clock()
+            now = self._now()
             while ready and not self._failed:
                 if limit is not None and self._active >= limit:
                     break
@@ -265,7 +324,7 @@ class Run:
 
     def _launch_in_thread(self, i: int) -> None:
         binder = self.program.binders[i]
-        self.start_at[i] = _clock()
+        self.start_at[i] = self._now()
         if binder is None:
             args: list[Any] = []
             kwargs: dict[str, Any] = {}
@@ -273,7 +332,7 @@ class Run:
             try:
                 args, kwargs = binder.bind(self.results)
             except Exception as exc:
-                self.end_at[i] = _clock()
+                self.end_at[i] = self._now()
                 self._final_failure(i, self.names[i], exc)
                 return
         self._in_threads += 1
@@ -281,7 +340,7 @@ class Run:
 
     def thread_result(self, key: int, ok: bool, value: Any) -> None:
         """Called in a worker thread when a sync task returns or raises."""
-        self._thread_results.append((key, ok, value, _clock()))
+        self._thread_results.append((key, ok, value, self._now()))
         if not self._drain_scheduled:
             self._drain_scheduled = True
             loop = self._loop
@@ -298,6 +357,8 @@ class Run:
         names = self.names
         while pending:
             i, ok, value, end = pending.popleft()
+            if i in self.abandoned:
+                continue  # given up at the deadline; the late result is discarded
             self._in_threads -= 1
             self.end_at[i] = end
             if self._failed:
@@ -326,18 +387,18 @@ class Run:
             try:
                 value = await awaitable
             except asyncio.CancelledError:
-                self.end_at[i] = _clock()
+                self.end_at[i] = self._now()
                 self.status[i] = CANCELLED
                 self.finished.append(i)
                 self._leave(i)
                 raise
             except BaseException as exc:
-                self.end_at[i] = _clock()
+                self.end_at[i] = self._now()
                 if _is_fatal(exc) and self.fatal is None:
                     self.fatal = exc
                 self._final_failure(i, self.names[i], exc)
                 return None
-            self.end_at[i] = _clock()
+            self.end_at[i] = self._now()
             self.results[self.names[i]] = value
             self.status[i] = COMPLETED
             self.finished.append(i)
@@ -362,7 +423,7 @@ class Run:
             if semaphore is not None:
                 await semaphore.acquire()
                 acquired = True
-            self.start_at[i] = _clock()
+            self.start_at[i] = self._now()
             binder = program.binders[i]
             if binder is None:
                 args: list[Any] = []
@@ -376,14 +437,14 @@ class Run:
                     raise
                 except Exception as exc:
                     raise _InjectionError(exc) from None
-            if program.retries[i]:
+            if program.policies[i] is not None:
                 value = await self._attempts(i, name, args, kwargs)
             elif program.kinds[i] == ASYNC:
                 value = await program.fns[i](*args, **kwargs)
             else:
                 value = await self._call(i, args, kwargs)
         except asyncio.CancelledError as exc:
-            self.end_at[i] = _clock()
+            self.end_at[i] = self._now()
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 if self.start_at[i]:
@@ -396,25 +457,28 @@ class Run:
             self._final_failure(i, name, exc)
             return
         except _InjectionError as wrapped:
-            self.end_at[i] = _clock()
+            self.end_at[i] = self._now()
             self._final_failure(i, name, wrapped.original)
             return
         except Exception as exc:
-            self.end_at[i] = _clock()
+            self.end_at[i] = self._now()
             self._final_failure(i, name, exc)
             if i in program.tails:
                 raise  # whoever awaits the tail task sees its error
             return None
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the run, re-raise later
-            self.end_at[i] = _clock()
+            self.end_at[i] = self._now()
             if self.fatal is None:
                 self.fatal = exc
             self._final_failure(i, name, exc)
             return
         finally:
             if acquired:
-                semaphore.release()  # type: ignore[union-attr]
-        self.end_at[i] = _clock()
+                if self._semaphore_released and i in self._semaphore_released:
+                    self._semaphore_released.discard(i)  # ended while pausing without it
+                else:
+                    semaphore.release()  # type: ignore[union-attr]
+        self.end_at[i] = self._now()
         self.results[name] = value
         self.status[i] = COMPLETED
         self.finished.append(i)
@@ -435,60 +499,186 @@ class Run:
             value = await value
         return value
 
-    async def _in_thread(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    async def _in_thread(
+        self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], *, abandon: bool = False
+    ) -> Any:
         future = worker_pool().run_in_thread(fn, args, kwargs)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            # A thread cannot be interrupted: wait until it returns so no work outlives the run.
-            if not future.done():
+            # A thread cannot be interrupted. Normally wait until it returns, so no work outlives
+            # the run; at a timeout or the run deadline it is given up and its result discarded.
+            if not future.done() and not abandon and not self.deadline_hit:
                 await asyncio.wait([future])
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved; the late result is discarded
             raise
 
     async def _attempts(self, i: int, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        retries = self.program.retries[i]
+        """Run a task under its policy: timeouts, isolation, retries with backoff."""
+        policy = self.program.policies[i]
+        assert policy is not None
+        retry = policy.retry
+        retries = policy.retries
         max_attempts = retries + 1
         log = self.attempts.setdefault(i, [])
+        waited = 0.0
         for attempt in range(1, max_attempts + 1):
-            started = _clock()
+            started = self._now()
             try:
-                value = await self._call(i, args, kwargs)
+                value = await self._attempt(i, name, args, kwargs, policy)
             except asyncio.CancelledError as exc:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
-                    log.append((started, _clock(), CANCELLED, None))
+                    log.append((started, self._now(), CANCELLED, None, waited))
                 else:  # raised by the task itself: a failed attempt, never retried
-                    log.append((started, _clock(), FAILED, exc))
+                    log.append((started, self._now(), FAILED, exc, waited))
                 raise
             except Exception as exc:
-                log.append((started, _clock(), FAILED, exc))
-                if attempt < max_attempts:
-                    self.error_summary.append(
-                        f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
-                        f"{max_attempts - attempt} retries left: {describe_exception(exc)}"
-                    )
-                    continue
-                self.error_summary.append(
-                    f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: "
-                    f"{describe_exception(exc)}"
+                ended = self._now()
+                log.append(
+                    (started, ended, TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED, exc, waited)
                 )
+                text = describe_exception(exc)
+                if attempt == max_attempts:
+                    if retries:
+                        self.error_summary.append(
+                            f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: {text}"
+                        )
+                    raise
+                assert retry is not None
+                if not retry.retries_error(exc):
+                    self.error_summary.append(
+                        f"Task '{name}' attempt {attempt}/{max_attempts} failed with {type(exc).__name__}, "
+                        f"which its retry policy does not retry (on={tuple(t.__name__ for t in retry.on)}): {text}"
+                    )
+                    raise
+                waited = retry.delay_before(attempt + 1)
+                if self.deadline_at is not None and ended + waited >= self.deadline_at:
+                    self.error_summary.append(
+                        f"Task '{name}' attempt {attempt}/{max_attempts} failed; not retried: the next attempt "
+                        f"would start after the run deadline: {text}"
+                    )
+                    raise
+                self.error_summary.append(
+                    f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
+                    f"{max_attempts - attempt} retries left: {text}"
+                )
+                if waited > 0:
+                    await self._pause_without_slot(i, waited)
+                continue
+            except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then stop the run
+                log.append((started, self._now(), FAILED, exc, waited))
                 raise
-            log.append((started, _clock(), COMPLETED, None))
+            log.append((started, self._now(), COMPLETED, None, waited))
             return value
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, i: int, name: str, args: list[Any], kwargs: dict[str, Any], policy: TaskPolicy
+    ) -> Any:
+        """One attempt: in a worker process if isolated, bounded by the policy's timeout."""
+        fn = self.program.fns[i]
+        timeout = policy.timeout
+        if policy.isolation == "process":
+            work: Any = run_in_process(fn, args, kwargs)
+        elif timeout is None:
+            return await self._call(i, args, kwargs)
+        elif self.program.kinds[i] == ASYNC:
+            work = fn(*args, **kwargs)
+        else:
+            work = self._in_thread_then_await(fn, args, kwargs)
+        if timeout is None:
+            return await work
+        return await self._with_timeout(name, work, timeout, policy.isolation)
+
+    async def _in_thread_then_await(
+        self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+    ) -> Any:
+        value = await self._in_thread(fn, args, kwargs, abandon=True)
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    async def _with_timeout(self, name: str, work: Any, timeout: float, isolation: str) -> Any:
+        """Await ``work`` for at most ``timeout`` seconds of the run's clock."""
+        loop = self._loop
+        assert loop is not None
+        job = loop.create_task(work)
+        timer = loop.create_task(self.program.clock.sleep(timeout))
+        try:
+            await asyncio.wait([job, timer], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            job.cancel()
+            timer.cancel()
+            await asyncio.wait([job, timer])
+            raise
+        if job.done():
+            timer.cancel()
+            return job.result()
+        job.cancel()
+        await asyncio.wait([job])
+        if not job.cancelled():
+            job.exception()  # retrieved: the attempt already counts as timed out
+        if isolation == "process":
+            note = "its worker process was killed"
+        elif self.program.kinds[self.names.index(name)] == ASYNC:
+            note = "it was cancelled"
+        else:
+            note = "its worker thread cannot be stopped and runs on; its late result is discarded"
+        raise TaskTimeoutError(name, timeout, note)
+
+    async def _pause_without_slot(self, i: int, seconds: float) -> None:
+        """Sleep between attempts without holding a concurrency slot."""
+        semaphore = self.program.semaphore
+        self._slotless.add(i)
+        self._release_slot()
+        if semaphore is not None:
+            semaphore.release()
+            self._semaphore_released.add(i)
+        await self.program.clock.sleep(seconds)
+        if semaphore is not None:
+            await semaphore.acquire()
+            self._semaphore_released.discard(i)
+        await self._acquire_slot()
+        self._slotless.discard(i)
 
     def _record_cancelled_attempt(self, i: int) -> None:
         log = self.attempts.get(i)
         if log is not None and (not log or log[-1][2] != CANCELLED):
-            log.append((self.start_at[i], self.end_at[i], CANCELLED, None))
+            log.append((self.start_at[i], self.end_at[i], CANCELLED, None, 0.0))
 
     # -- bookkeeping ---------------------------------------------------------------------
 
     def _leave(self, i: int) -> None:
         self.running.pop(i, None)
+        if self._slotless and i in self._slotless:
+            return  # paused between attempts: it holds no slot
+        self._release_slot()
+
+    def _release_slot(self) -> None:
+        waiters = self._slot_waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes straight to a task resuming after a pause
+                return
         self._active -= 1
+
+    async def _acquire_slot(self) -> None:
+        limit = self.program.concurrency_limit
+        if limit is None or self._active < limit:
+            self._active += 1
+            return
+        assert self._loop is not None
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._slot_waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release_slot()  # handed over just as we were cancelled: pass it on
+            raise
 
     def _complete(self, i: int) -> None:
         self._leave(i)
@@ -500,7 +690,7 @@ class Run:
             if remaining[child] == 0:
                 ready.append(child)
                 if program.concurrency_limit is not None:
-                    self.ready_at[child] = _clock()
+                    self.ready_at[child] = self._now()
         if i not in program.tails:
             self._unfinished -= 1
             if self._unfinished == 0:
@@ -510,7 +700,7 @@ class Run:
         self._pump()
 
     def _final_failure(self, i: int, name: str, exc: BaseException) -> None:
-        self.status[i] = FAILED
+        self.status[i] = TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED
         self.exceptions[i] = exc
         self.finished.append(i)
         self._leave(i)
@@ -520,6 +710,9 @@ class Run:
         self.error_summary.append(f"Task '{name}' failed during execution: {describe_exception(exc)}")
         if self.first_failure is None:
             self.first_failure = i
+        if program.failure_policy == CONTINUE and self.fatal is None:
+            self._skip_descendants(i)
+            return
         self._failed = True
         tails = program.tails
         for j, task in self.running.items():
@@ -529,16 +722,42 @@ class Run:
         if done is not None and not done.done():
             done.set_result(None)
 
+    def _skip_descendants(self, i: int) -> None:
+        """failure_policy="continue": everything downstream of ``i`` is skipped; the rest runs on."""
+        program = self.program
+        tails = program.tails
+        cause = self.skip_cause
+        if i not in tails:
+            self._unfinished -= 1
+        stack = list(program.graph.children[i])
+        while stack:
+            j = stack.pop()
+            if j in cause:
+                continue
+            cause[j] = i
+            if j not in tails:
+                self._unfinished -= 1
+            stack.extend(program.graph.children[j])
+        if self._unfinished == 0:
+            done = self._done
+            if done is not None and not done.done():
+                done.set_result(None)
+        else:
+            self._pump()
+
     @property
     def failed(self) -> bool:
-        return self.first_failure is not None
+        return self.first_failure is not None or self.deadline_hit
 
     def wall(self, perf: float) -> float:
         """Convert a ``perf_counter`` reading of this run to epoch seconds."""
         return self.epoch0 + (perf - self.perf0)
 
 
-def attempt_rows(run: Run, i: int) -> Sequence[tuple[float, float, str, BaseException | None]]:
+AttemptRow = tuple[float, float, str, BaseException | None, float]  # start, end, status, error, delay before
+
+
+def attempt_rows(run: Run, i: int) -> Sequence[AttemptRow]:
     """The attempts of task ``i``: recorded ones, or the single implied one."""
     log = run.attempts.get(i)
     if log is not None:
@@ -546,4 +765,4 @@ def attempt_rows(run: Run, i: int) -> Sequence[tuple[float, float, str, BaseExce
     status = run.status[i]
     if status is None:
         return ()
-    return ((run.start_at[i], run.end_at[i], status, run.exceptions.get(i)),)
+    return ((run.start_at[i], run.end_at[i], status, run.exceptions.get(i), 0.0),)

@@ -27,6 +27,7 @@ __all__ = [
     "TaskOrderLoopError",
     "TaskOrderNoExitError",
     "TaskRegistrationError",
+    "TaskTimeoutError",
     "describe_exception",
 ]
 
@@ -86,6 +87,21 @@ class TaskRegistrationError(SchedulerError, ValueError):
     def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
         self.problems = list(problems) or [message]
         super().__init__(message)
+
+
+class TaskTimeoutError(SchedulerError, TimeoutError):
+    """An attempt of a task ran longer than its ``timeout``.
+
+    Attributes:
+        task_name: the task.
+        timeout: the limit in seconds.
+    """
+
+    def __init__(self, task_name: str, timeout: float, note: str = "") -> None:
+        self.task_name = task_name
+        self.timeout = timeout
+        detail = f"; {note}" if note else ""
+        super().__init__(f"Task '{task_name}' timed out after {timeout:g} s{detail}.")
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ._config import AstrumConfig
 from ._graph import TaskOrder
+from ._policies import Retry
 from ._registry import DEFAULT_NAMESPACE, SchedulerRegistry
 from ._report import ExecutionReport
 from ._taskdata import TaskData
@@ -79,7 +80,9 @@ def task(
     depends_on: Sequence[str] | None = None,
     data: TaskData | None = None,
     namespace: str | None = None,
-    retry: int = 0,
+    retry: int | Retry = 0,
+    timeout: float | None = None,
+    isolation: str = "thread",
 ) -> Any:
     """Decorator registering a function as a task; returns the function unchanged.
 
@@ -91,17 +94,28 @@ def task(
         depends_on: ids of tasks that must complete first (checked at build).
         data: explicit data-transport description.
         namespace: the registry to register into.
-        retry: extra attempts after a failure.
+        retry: extra attempts after a failure: an int (immediate) or a :class:`Retry` policy.
+        timeout: seconds one attempt may take.
+        isolation: ``"thread"`` or ``"process"`` (a killable worker process).
 
     Raises:
-        TaskRegistrationError: duplicate id, or an invalid ``retry``.
+        TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
     """
     if callable(task_id) and not isinstance(task_id, str):
-        return task(depends_on=depends_on, data=data, namespace=namespace, retry=retry)(task_id)
+        return task(
+            depends_on=depends_on,
+            data=data,
+            namespace=namespace,
+            retry=retry,
+            timeout=timeout,
+            isolation=isolation,
+        )(task_id)
 
     def decorator(fn: Any) -> Any:
         # The namespace is looked up now, when the decorator is applied, not when task() was called.
-        get_registry(namespace).register(fn, task_id, depends_on=depends_on, data=data, retry=retry)
+        get_registry(namespace).register(
+            fn, task_id, depends_on=depends_on, data=data, retry=retry, timeout=timeout, isolation=isolation
+        )
         return fn
 
     return decorator

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from ._config import AstrumConfig
 from ._errors import TaskRegistrationError
 from ._graph import TaskOrder
+from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
 from ._taskdata import TaskData
 from ._transport import underlying_function
@@ -31,6 +32,16 @@ class RegisteredTask:
     depends_on: tuple[str, ...]
     retry: int
     data: TaskData | None = None
+    timeout: float | None = None
+    isolation: str = "thread"
+    retry_policy: Retry | None = None
+
+    @property
+    def policy(self) -> TaskPolicy | None:
+        """The task's run policy, or ``None`` for a plain call."""
+        if self.retry_policy is None and self.timeout is None and self.isolation == "thread":
+            return None
+        return TaskPolicy(retry=self.retry_policy, timeout=self.timeout, isolation=self.isolation)
 
 
 def default_task_id(obj: Any) -> str:
@@ -76,7 +87,9 @@ class SchedulerRegistry:
         *,
         depends_on: Sequence[str] | None = None,
         data: TaskData | None = None,
-        retry: int = 0,
+        retry: int | Retry = 0,
+        timeout: float | None = None,
+        isolation: str = "thread",
     ) -> Any:
         """Decorator registering a function (sync or async) as a task; returns it unchanged.
 
@@ -84,16 +97,29 @@ class SchedulerRegistry:
             task_id: the task's id; defaults to the function's ``__name__``.
             depends_on: ids of tasks that must complete first (checked at build).
             data: explicit data-transport description (its ``task_id`` and ``from_tasks`` are filled in).
-            retry: extra attempts after a failure (a non-negative int).
+            retry: extra attempts after a failure: an int (immediate retries) or a :class:`Retry` policy.
+            timeout: seconds one attempt may take; a timed-out attempt counts as failed.
+            isolation: ``"thread"`` (sync tasks run in a worker thread) or ``"process"`` (a worker
+                process, killed at the timeout).
 
         Raises:
-            TaskRegistrationError: duplicate id, or an invalid ``retry``.
+            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
         """
         if callable(task_id) and not isinstance(task_id, str):
-            return self.task(depends_on=depends_on, data=data, retry=retry)(task_id)
+            return self.task(
+                depends_on=depends_on, data=data, retry=retry, timeout=timeout, isolation=isolation
+            )(task_id)
 
         def decorator(fn: F_) -> F_:
-            self.register(fn, task_id, depends_on=depends_on, data=data, retry=retry)
+            self.register(
+                fn,
+                task_id,
+                depends_on=depends_on,
+                data=data,
+                retry=retry,
+                timeout=timeout,
+                isolation=isolation,
+            )
             return fn
 
         return decorator
@@ -105,7 +131,9 @@ class SchedulerRegistry:
         *,
         depends_on: Sequence[str] | None = None,
         data: TaskData | None = None,
-        retry: int = 0,
+        retry: int | Retry = 0,
+        timeout: float | None = None,
+        isolation: str = "thread",
     ) -> RegisteredTask:
         """Register ``fn`` (the non-decorator form of :meth:`task`) and return its record."""
         tid = task_id if task_id is not None else default_task_id(fn)
@@ -122,8 +150,9 @@ class SchedulerRegistry:
         with self._lock:
             if tid in self._tasks:
                 raise TaskRegistrationError(f"Task '{tid}' already exists in registry '{self.name}'.")
-            if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
-                raise TaskRegistrationError(f"Task '{tid}' retry must be a non-negative integer.")
+            retry_policy = as_retry(retry, tid)
+            seconds = check_timeout(timeout, tid)
+            mode = check_isolation(isolation, tid)
             if data is not None:
                 if not isinstance(data, TaskData):
                     raise TaskRegistrationError(
@@ -133,12 +162,21 @@ class SchedulerRegistry:
                 for dep in deps:
                     if dep not in data.from_tasks:
                         data.from_tasks.append(dep)
-            record = RegisteredTask(task_id=tid, function=fn, depends_on=deps, retry=retry, data=data)
+            record = RegisteredTask(
+                task_id=tid,
+                function=fn,
+                depends_on=deps,
+                retry=retry_policy.retries if retry_policy else 0,
+                data=data,
+                timeout=seconds,
+                isolation=mode,
+                retry_policy=retry_policy,
+            )
             self._tasks[tid] = record
         _set_attribute(fn, "_scheduler_task_id", tid)
         _set_attribute(fn, "_scheduler_registry", self.name)
         _set_attribute(fn, "_scheduler_depends_on", deps)
-        _set_attribute(fn, "_scheduler_retry", retry)
+        _set_attribute(fn, "_scheduler_retry", record.retry)
         if data is not None:
             _set_attribute(fn, "_scheduler_task_data", data)
         return record

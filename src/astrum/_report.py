@@ -41,7 +41,10 @@ class TaskStageStatistics:
 
 @dataclass(frozen=True)
 class TaskAttemptStatistics:
-    """One attempt of one task. ``attempt_number`` counts from 1."""
+    """One attempt of one task. ``attempt_number`` counts from 1.
+
+    ``delay_before`` is the backoff delay waited between the previous attempt and this one.
+    """
 
     task_name: str
     attempt_number: int
@@ -53,6 +56,7 @@ class TaskAttemptStatistics:
     error_message: str | None = None
     will_retry: bool = False
     exception: BaseException | None = None
+    delay_before: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,7 @@ def _stat_to_dict(stat: TaskExecutionStatistics) -> dict[str, Any]:
             "status": a.status,
             "error_message": a.error_message,
             "will_retry": a.will_retry,
+            "delay_before": a.delay_before,
         }
         for a in stat.attempt_statistics
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._engine import CANCELLED, COMPLETED, FAILED, Run, attempt_rows
+from ._engine import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT, Run, attempt_rows
 from ._errors import describe_exception
 from ._plan import build_plan
 from ._report import (
@@ -34,16 +34,17 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
     status = list(run.status) if tails else run.status
     finished = list(run.finished) if tails else run.finished
     successful = status.count(COMPLETED)
-    failed = status.count(FAILED)
+    failed = status.count(FAILED) + status.count(TIMED_OUT)
     end_epoch = run.wall(run.perf_end)
     failed_run = run.failed
     summary = list(run.error_summary)
     culprit = run.first_failure
     if culprit is not None:
-        first = run.exceptions[culprit]
-        summary.insert(
-            0, f"Execution interrupted; task '{names[culprit]}' failed: {describe_exception(first)}"
-        )
+        first = describe_exception(run.exceptions[culprit])
+        if program.failure_policy == CONTINUE and not run.deadline_hit:
+            summary.insert(0, f"Run finished with failures; first failed task '{names[culprit]}': {first}")
+        else:
+            summary.insert(0, f"Execution interrupted; task '{names[culprit]}' failed: {first}")
     # Tail tasks that had not ended when the run returned are reported only through tail_tasks.
     unreported = {i for i in tails if status[i] is None}
     culprit_name = names[culprit] if culprit is not None else None
@@ -74,13 +75,21 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                         if a_exc is not None
                         else ("Task cancelled" if a_status == CANCELLED else None)
                     ),
-                    will_retry=k < len(rows) and a_status == FAILED,
+                    will_retry=k < len(rows) and a_status in (FAILED, TIMED_OUT),
                     exception=a_exc,
+                    delay_before=a_delay,
                 )
-                for k, (a_start, a_end, a_status, a_exc) in enumerate(rows, start=1)
+                for k, (a_start, a_end, a_status, a_exc, a_delay) in enumerate(rows, start=1)
             ]
-            if st == FAILED:
+            if st in (FAILED, TIMED_OUT):
                 message: str | None = describe_exception(exc) if exc is not None else None
+            elif st == CANCELLED and i in run.abandoned:
+                message = (
+                    "Task cancelled: the run deadline passed; its worker thread could not be stopped "
+                    "and runs on, its late result is discarded"
+                )
+            elif st == CANCELLED and run.deadline_hit and culprit is None:
+                message = "Task cancelled: the run deadline passed"
             elif st == CANCELLED:
                 message = "Task cancelled due to previous failure" if failed_run else "Task cancelled"
             else:
@@ -102,8 +111,16 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                     caused_by=culprit_name if st == CANCELLED and failed_run else None,
                 )
             )
+        skip_cause = run.skip_cause
         for i, st in enumerate(status):
             if st is None and i not in unreported:
+                cause = names[skip_cause[i]] if i in skip_cause else culprit_name
+                if cause:
+                    skip_message = f"Skipped: task '{cause}' failed before this task could start"
+                elif run.deadline_hit:
+                    skip_message = "Skipped: the run deadline passed before this task could start"
+                else:
+                    skip_message = "Skipped: the run stopped before this task could start"
                 append(
                     TaskExecutionStatistics(
                         task_name=names[i],
@@ -112,13 +129,9 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                         end_time=end_epoch,
                         duration=0.0,
                         status=SKIPPED,
-                        error_message=(
-                            f"Skipped: task '{culprit_name}' failed before this task could start"
-                            if culprit_name
-                            else "Skipped: the run stopped before this task could start"
-                        ),
+                        error_message=skip_message,
                         retry=retries[i],
-                        caused_by=culprit_name,
+                        caused_by=cause,
                     )
                 )
         return stats

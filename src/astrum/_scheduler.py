@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._clock import REAL_CLOCK, Clock
 from ._engine import Binder, Program, Run, callable_kind
 from ._errors import SchedulerError, TaskNotFoundError
 from ._graph import TaskOrder
 from ._inject import ArgBinder, Input
 from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
+from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
 from ._run_report import report_from_run
 from ._states import ExecutionState, StageStatus
@@ -67,13 +69,24 @@ class DynamicScheduler:
         ignore_tail_task: ids whose completion ``execute()`` does not wait for; they are
             returned, possibly still running, in ``report.tail_tasks``.
         concurrency_context: a semaphore bounding how many tasks run at once.
-        task_retries: extra attempts per task id after a failure.
+        task_retries: extra attempts per task id after a failure (an int or a :class:`~astrum.Retry`).
         silence: kept for compatibility (astrum logs through the ``astrum`` logger).
+        task_timeouts: seconds one attempt of a task may take, per task id.
+        task_isolation: ``"thread"`` (default) or ``"process"`` per task id.
+        failure_policy: ``"cancel"`` (stop at the first final failure) or ``"continue"``.
+        deadline: seconds the whole run may take.
+        clock: the clock to sleep and measure on (tests: :class:`astrum.testing.FakeClock`).
 
     Raises:
         TypeError: ``tasks`` holds duplicate names, non-string names, coroutine objects
             or non-callables (all problems listed).
     """
+
+    task_timeouts: dict[str, float]
+    task_isolation: dict[str, str]
+    failure_policy: str
+    deadline: float | None
+    clock: Clock | None
 
     def __init__(
         self,
@@ -84,10 +97,17 @@ class DynamicScheduler:
         ignore_tail_task: list[str] | None = None,
         concurrency_context: asyncio.Semaphore | None = None,
         *,
-        task_retries: dict[str, int] | None = None,
+        task_retries: dict[str, int | Retry] | None = None,
         silence: bool = True,
+        task_timeouts: dict[str, float] | None = None,
+        task_isolation: dict[str, str] | None = None,
+        failure_policy: str = "cancel",
+        deadline: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         _validate_tasks(tasks)
+        if failure_policy not in ("cancel", "continue"):
+            raise ValueError(f"failure_policy must be 'cancel' or 'continue', got {failure_policy!r}")
         self._setup(
             tasks,
             task_order,
@@ -98,6 +118,11 @@ class DynamicScheduler:
             task_retries,
             silence,
         )
+        self.task_timeouts.update(task_timeouts or {})
+        self.task_isolation.update(task_isolation or {})
+        self.failure_policy = failure_policy
+        self.deadline = deadline
+        self.clock = clock
 
     @classmethod
     def _from_program(
@@ -110,7 +135,7 @@ class DynamicScheduler:
         has_data_path: bool,
         ignore_tail_task: list[str],
         concurrency_context: asyncio.Semaphore | None,
-        task_retries: dict[str, int],
+        task_retries: dict[str, int | Retry],
         silence: bool,
     ) -> DynamicScheduler:
         """A scheduler around a program the registry already built and validated."""
@@ -126,6 +151,9 @@ class DynamicScheduler:
             silence,
         )
         scheduler.concurrency_limit = program.concurrency_limit
+        scheduler.failure_policy = program.failure_policy
+        scheduler.deadline = program.deadline
+        scheduler.clock = program.clock
         scheduler._program = program
         return scheduler
 
@@ -137,9 +165,14 @@ class DynamicScheduler:
         has_data_path: bool,
         ignore_tail_task: list[str] | None,
         concurrency_context: asyncio.Semaphore | None,
-        task_retries: dict[str, int] | None,
+        task_retries: dict[str, int | Retry] | None,
         silence: bool,
     ) -> None:
+        self.task_timeouts = {}
+        self.task_isolation = {}
+        self.failure_policy = "cancel"
+        self.deadline = None
+        self.clock = None
         self.ignore_tail_task = list(ignore_tail_task or [])
         self.task_data_refs = task_data_refs or {}
         self.has_data_path = has_data_path
@@ -191,7 +224,6 @@ class DynamicScheduler:
             for name, data in self.task_data_refs.items()
             if name in graph.index and data.input_data_item
         }
-        retries = self.task_retries
         tails = frozenset(graph.index[n] for n in self.ignore_tail_task if n in graph.index)
         stage_count, max_parallelism = stage_parallelism(graph)
         limit = self.concurrency_limit
@@ -200,12 +232,15 @@ class DynamicScheduler:
             fns=fns,
             kinds=[callable_kind(fn) for fn in fns],
             binders=[bindings.get(name) for name in names] if bindings else [None] * len(names),
-            retries=[int(retries.get(name, 0)) for name in names] if retries else [0] * len(names),
+            policies=_policies(names, self.task_retries, self.task_timeouts, self.task_isolation),
             tails=tails,
             concurrency_limit=limit if limit and limit > 0 else None,
             semaphore=self.concurrency_context,
             stage_count=stage_count,
             max_parallelism=max_parallelism,
+            failure_policy=self.failure_policy,
+            deadline=self.deadline,
+            clock=self.clock if self.clock is not None else REAL_CLOCK,
         )
 
     async def execute(self) -> ExecutionReport:
@@ -268,6 +303,27 @@ class DynamicScheduler:
             error_summary=[message],
             original_tasks={},
         )
+
+
+def _policies(
+    names: Sequence[str],
+    retries: dict[str, int | Retry],
+    timeouts: dict[str, float],
+    isolation: dict[str, str],
+) -> list[TaskPolicy | None]:
+    """Per-task policies from the manual scheduler's dictionaries (``None``: a plain call)."""
+    if not retries and not timeouts and not isolation:
+        return [None] * len(names)
+    out: list[TaskPolicy | None] = []
+    for name in names:
+        retry = as_retry(retries.get(name, 0), name)
+        timeout = check_timeout(timeouts.get(name), name)
+        mode = check_isolation(isolation.get(name, "thread"), name)
+        if retry is None and timeout is None and mode == "thread":
+            out.append(None)
+        else:
+            out.append(TaskPolicy(retry=retry, timeout=timeout, isolation=mode))
+    return out
 
 
 def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -> ArgBinder:

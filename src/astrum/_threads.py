@@ -42,15 +42,22 @@ class WorkerPool:
         self._idle = 0
 
     def submit(self, job: Job) -> None:
-        """Queue ``job``; its sink's ``thread_result`` is called from a worker thread."""
-        self._jobs.put(job)
-        if self._idle == 0 and self._workers < self.max_workers:
-            with self._lock:
-                if self._workers < self.max_workers:
+        """Queue ``job``; its sink's ``thread_result`` is called from a worker thread.
+
+        Every job claims an idle worker, or starts a new one (up to ``max_workers``),
+        so blocking jobs never queue behind each other while threads are available.
+        """
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                spawn = False
+            else:
+                spawn = self._workers < self.max_workers
+                if spawn:
                     self._workers += 1
-                    threading.Thread(
-                        target=self._work, name=f"astrum-worker-{self._workers}", daemon=True
-                    ).start()
+        self._jobs.put(job)
+        if spawn:
+            threading.Thread(target=self._work, name=f"astrum-worker-{self._workers}", daemon=True).start()
 
     def run_in_thread(
         self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
@@ -63,10 +70,9 @@ class WorkerPool:
 
     def _work(self) -> None:
         jobs = self._jobs
+        lock = self._lock
         while True:
-            self._idle += 1
-            job = jobs.get()
-            self._idle -= 1
+            job = jobs.get()  # a job was claimed for this worker before it was queued
             if job is None:
                 return
             sink, key, fn, args, kwargs, context = job
@@ -78,6 +84,8 @@ class WorkerPool:
             del job, fn, args, kwargs, context
             sink.thread_result(key, ok, value)
             del sink, value
+            with lock:
+                self._idle += 1
 
 
 class _FutureSink:
