@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench format clean
+.PHONY: demo test lint bench bench-peers format clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "astrum needs Python >= 3.11"'
@@ -32,6 +32,18 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# Peer orchestrators for side-by-side benchmarks, each in its own virtual environment
+# (upstream Astrum has the same import name). flowrun-dag needs Python >= 3.12.
+PEERS := benchmarks/.peers
+PY312 ?= $(shell for v in 3.13 3.12; do p=$$(PYENV_VERSION=$$(ls -1 $$HOME/.pyenv/versions 2>/dev/null | grep "^$$v" | tail -1) python$$v -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -n "$$p" ] && echo $$p && break; done)
+
+bench-peers:
+	$(PYTHON) -m venv $(PEERS)/upstream
+	$(PEERS)/upstream/bin/pip install --quiet astrum==0.1.2
+	@if [ -n "$(PY312)" ]; then \
+		$(PY312) -m venv $(PEERS)/flowrun && $(PEERS)/flowrun/bin/pip install --quiet flowrun-dag; \
+	else echo "flowrun-dag needs Python >= 3.12; none found, skipping it"; fi
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache

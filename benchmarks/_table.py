@@ -63,8 +63,8 @@ def _row(record: Record, baseline: Record | None, latency: bool) -> list[str]:
         _number(timed.get("us_per_task")),
         _number(timed.get("run_us_per_task")),
         _number(record.get("peak_rss_mb")) if not record.get("skipped") else "",
-        _ratio(record.get("total_s") if ok else None, reference and reference.get("total_s")),
-        _ratio(record.get("run_s") if ok else None, reference and reference.get("run_s")),
+        _ratio(record.get("total_s") if ok else None, reference.get("total_s") if reference else None),
+        _ratio(record.get("run_s") if ok else None, reference.get("run_s") if reference else None),
     ]
     if latency:
         makespan = timed.get("makespan_s")

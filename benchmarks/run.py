@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 from _measure import Record, describe
 from _table import render_report
@@ -111,10 +112,13 @@ def measure_once(spec: SystemSpec, workload: str, size: int, timeout: float) -> 
         return _failure(spec, workload, size, describe(exc))
     lines = proc.stdout.strip().splitlines()
     try:
-        return Record(**json.loads(lines[-1]))
-    except (IndexError, ValueError, TypeError):
+        parsed = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        parsed = None
+    if not isinstance(parsed, dict):
         tail = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}, no output"]
         return _failure(spec, workload, size, f"measurement process failed: {tail[0]}")
+    return cast(Record, parsed)
 
 
 def measure_best(spec: SystemSpec, workload: str, size: int, repeat: int, timeout: float) -> Record:
@@ -149,7 +153,29 @@ def _nproc() -> int:
     return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
-def preamble(argv: list[str]) -> list[str]:
+def _revision() -> str:
+    """The measured source tree's commit, marked ``-dirty`` when it has uncommitted changes."""
+    try:
+        proc = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--exclude", "*"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return proc.stdout.strip() or "unknown"
+
+
+def _load() -> str:
+    """The 1-minute load average: other processes on the machine skew the timings."""
+    getloadavg = getattr(os, "getloadavg", None)
+    return f"{getloadavg()[0]:.2f}" if getloadavg else "n/a"
+
+
+def preamble(argv: list[str], load_before: str) -> list[str]:
     """Machine description and the exact command."""
     command = " ".join(["python benchmarks/run.py", *argv])
     return [
@@ -159,6 +185,8 @@ def preamble(argv: list[str]) -> list[str]:
         f"- machine: `nproc` = {_nproc()}, {platform.platform()}, {platform.machine()}",
         f"- python: {platform.python_implementation()} {platform.python_version()}",
         f"- command: `{command}`",
+        f"- source revision: {_revision()}",
+        f"- 1-minute load average: {load_before} before, {_load()} after (other processes skew timings)",
         "- times are wall-clock seconds, best of --repeat runs; µs/task = (build + run) / N;",
         "  × baseline = (build + run) / the asyncio baseline's (build + run) in this invocation.",
     ]
@@ -167,6 +195,7 @@ def preamble(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    load_before = _load()
     records: list[Record] = []
     for workload in args.workloads:
         for size in args.sizes:
@@ -174,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 record = measure_best(SYSTEMS[name], workload, size, args.repeat, args.timeout)
                 print(_progress(record), file=sys.stderr, flush=True)
                 records.append(record)
-    report = render_report(records, preamble(argv))
+    report = render_report(records, preamble(argv, load_before))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report, encoding="utf-8")
     print(report)
