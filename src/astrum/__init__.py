@@ -3,6 +3,7 @@
 import logging as _logging
 
 from ._config import AstrumConfig as AstrumConfig
+from ._context import RunContext as RunContext
 from ._errors import AstrumError as AstrumError
 from ._errors import SchedulerError as SchedulerError
 from ._errors import TaskDependencyError as TaskDependencyError
@@ -12,6 +13,10 @@ from ._errors import TaskOrderLoopError as TaskOrderLoopError
 from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
 from ._errors import TaskRegistrationError as TaskRegistrationError
 from ._errors import TaskTimeoutError as TaskTimeoutError
+from ._events import RunEvent as RunEvent
+from ._events import RunHook as RunHook
+from ._events import TaskEvent as TaskEvent
+from ._events import fn_hook as fn_hook
 from ._graph import TaskOrder as TaskOrder
 from ._inject import TaskInputError as TaskInputError
 from ._namespaces import active_namespace as active_namespace
@@ -20,6 +25,7 @@ from ._namespaces import build_task_orders as build_task_orders
 from ._namespaces import clear_registry as clear_registry
 from ._namespaces import get_registry as get_registry
 from ._namespaces import run as run
+from ._namespaces import stream as stream
 from ._namespaces import task as task
 from ._namespaces import use_namespace as use_namespace
 from ._plan import ExecutionPlan as ExecutionPlan
@@ -68,6 +74,9 @@ __all__ = [
     "Ref",
     "RegisteredTask",
     "Retry",
+    "RunContext",
+    "RunEvent",
+    "RunHook",
     "SchedulerError",
     "SchedulerRegistry",
     "StageStatus",
@@ -76,6 +85,7 @@ __all__ = [
     "TaskData",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
+    "TaskEvent",
     "TaskExecutionStatistics",
     "TaskInputError",
     "TaskNotFoundError",
@@ -91,8 +101,10 @@ __all__ = [
     "build_scheduler",
     "build_task_orders",
     "clear_registry",
+    "fn_hook",
     "get_registry",
     "run",
+    "stream",
     "task",
     "use_namespace",
 ]

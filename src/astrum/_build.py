@@ -16,7 +16,7 @@ from typing import Any
 from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
 from ._engine import Binder, Program, callable_kind
-from ._errors import TaskRegistrationError
+from ._errors import SchedulerError, TaskRegistrationError
 from ._gcpause import gc_paused
 from ._graph import Graph, TaskOrder, compile_graph
 from ._inject import ArgBinder, Input, describe_locator
@@ -342,7 +342,7 @@ class BuildResult:
         retries: dict[str, int | Retry] = {
             tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry
         }
-        return DynamicScheduler._from_program(
+        scheduler: Any = DynamicScheduler._from_program(
             program,
             tasks,
             self.orders,
@@ -353,6 +353,8 @@ class BuildResult:
             task_retries=retries,
             silence=config.silence,
         )
+        scheduler.hooks = list(config.hooks)
+        return scheduler
 
 
 def build(
@@ -361,10 +363,15 @@ def build(
     config: AstrumConfig,
     *,
     concurrency_context: asyncio.Semaphore | None = None,
+    collect_all: bool = False,
 ) -> BuildResult:
-    """Run the build pipeline (see module docstring)."""
+    """Run the build pipeline (see module docstring).
+
+    With ``collect_all`` (:meth:`SchedulerRegistry.validate`), unknown targets and
+    dependencies, missing class instances and cycles join the one error too.
+    """
     with gc_paused():
-        result = _build(registry, target_tasks, config, concurrency_context)
+        result = _build(registry, target_tasks, config, concurrency_context, collect_all)
     if config.visualize:
         from ._viz import print_build
 
@@ -377,6 +384,7 @@ def _build(
     target_tasks: Sequence[str] | None,
     config: AstrumConfig,
     concurrency_context: asyncio.Semaphore | None,
+    collect_all: bool = False,
 ) -> BuildResult:
     tasks = registry.get_all_tasks()
     problems: list[str] = []
@@ -429,11 +437,13 @@ def _build(
             if dep not in tasks:
                 unknown.append(f"{tid} -> {dep}")
     if unknown:
-        raise TaskRegistrationError(
+        message = (
             f"Registry '{registry.name}' has unknown dependencies: {sorted(unknown)}. "
-            "Register these tasks, or remove them from depends_on.",
-            problems=unknown,
+            "Register these tasks, or remove them from depends_on."
         )
+        if not collect_all:
+            raise TaskRegistrationError(message, problems=unknown)
+        problems.append(message)
 
     # Receivers of class-scoped tasks.
     receivers: dict[str, tuple[bool, Any]] = {}
@@ -450,10 +460,22 @@ def _build(
         receivers[tid] = (True, value)
     if missing:
         detail = "; ".join(f"{label}: {sorted(ids)}" for label, ids in missing.items())
-        raise TaskRegistrationError(
+        message = (
             f"Missing class_instances for class-scoped tasks: {detail}. "
             "Pass the instances with AstrumConfig(class_instances=[...])."
         )
+        if not collect_all:
+            raise TaskRegistrationError(message)
+        problems.append(message)
+
+    pool_names = list(config.pools)
+    for tid in selected:
+        pool = prepared[tid].record.pool
+        if pool is not None and pool not in config.pools:
+            problems.append(
+                f"Task '{tid}' uses pool '{pool}', which the configuration does not define "
+                f"(pools: {pool_names}). Add it: AstrumConfig(pools={{'{pool}': <size>}})."
+            )
 
     for tid in selected:
         problems.extend(_signature_problems(prepared[tid]))
@@ -461,6 +483,11 @@ def _build(
     if not config.skip_type_check:
         for tid in selected:
             problems.extend(_type_problems(tid, prepared))
+    if collect_all and not unknown:
+        try:
+            compile_graph((tid, prepared[tid].deps) for tid in selected)
+        except SchedulerError as exc:
+            problems.append(str(exc))
     if problems:
         raise TaskRegistrationError(_TRANSPORT_HEADER + "\n- ".join(problems), problems=problems)
 
@@ -471,6 +498,8 @@ def _build(
     for tid in selected:
         prep = prepared[tid]
         has_receiver, receiver_value = receivers.get(tid, (False, None))
+        if prep.record.implementation is not None:
+            has_receiver = False  # an override is called with the injected arguments only
         if not prep.inputs and not has_receiver:
             binders.append(None)
             continue
@@ -478,7 +507,9 @@ def _build(
         if validate:
             inputs = [_with_check(tid, inp, prep) for inp in inputs]
         binders.append(ArgBinder(tid, inputs, receiver_value, has_receiver))
-    fns = [prepared[tid].receiver.call for tid in selected]
+    fns = [prepared[tid].record.implementation or prepared[tid].receiver.call for tid in selected]
+    context_params = [prepared[tid].spec.context_params for tid in selected]
+    pools = [pool_names.index(p) if (p := prepared[tid].record.pool) else -1 for tid in selected]
     limit = config.effective_concurrency_limit if concurrency_context is None else None
     stage_count, max_parallelism = stage_parallelism(graph)
     program = Program(
@@ -495,6 +526,10 @@ def _build(
         failure_policy=config.failure_policy,
         deadline=config.deadline,
         clock=config.clock if config.clock is not None else REAL_CLOCK,
+        context_params=context_params if any(context_params) else None,
+        pools=pools if pool_names and any(p >= 0 for p in pools) else None,
+        pool_names=pool_names,
+        pool_limits=[config.pools[name] for name in pool_names],
     )
     return BuildResult(
         registry=registry,
@@ -526,7 +561,11 @@ def _param_annotation(prep: _Prepared, param: str | int) -> Any:
 def _signature_problems(prep: _Prepared) -> list[str]:
     tid = prep.record.task_id
     # A Ref whose source could not be resolved is already reported; do not report it as unprovided too.
-    provided = {inp.target for inp in prep.inputs} | {ref.param for ref in prep.spec.inputs}
+    provided = (
+        {inp.target for inp in prep.inputs}
+        | {ref.param for ref in prep.spec.inputs}
+        | set(prep.spec.context_params)
+    )
     out: list[str] = []
     for p in prep.spec.params:
         kind = p.kind

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,8 @@ class AstrumConfig:
             (worker processes killed) and the rest skipped.
         clock: the clock the engine sleeps and measures on (default: the real clock;
             tests pass :class:`astrum.testing.FakeClock`).
+        hooks: :class:`~astrum.RunHook` objects told about the run's events.
+        pools: named concurrency limits, ``{"llm": 2}``; a task joins one with ``@task(pool="llm")``.
     """
 
     skip_type_check: bool = False
@@ -51,6 +53,8 @@ class AstrumConfig:
     failure_policy: str = "cancel"
     deadline: float | None = None
     clock: Any = None
+    hooks: Sequence[Any] = field(default_factory=tuple)
+    pools: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.failure_policy not in ("cancel", "continue"):
@@ -62,6 +66,12 @@ class AstrumConfig:
             raise ValueError(f"deadline must be a positive number of seconds or None, got {deadline!r}")
         object.__setattr__(self, "ignore_tail_task", tuple(self.ignore_tail_task or ()))
         object.__setattr__(self, "class_instances", tuple(self.class_instances or ()))
+        object.__setattr__(self, "hooks", tuple(self.hooks or ()))
+        pools = dict(self.pools or {})
+        for name, size in pools.items():
+            if not isinstance(name, str) or isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"pools must map names to positive ints, got {name!r}: {size!r}")
+        object.__setattr__(self, "pools", pools)
         limit = self.concurrency_limit
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise TypeError(f"concurrency_limit must be an int or None, got {limit!r}")

@@ -23,13 +23,16 @@ import functools
 import inspect
 import sys
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._clock import REAL_CLOCK, Clock
+from ._context import RunContext
 from ._errors import TaskTimeoutError, describe_exception
+from ._events import EventBus, RunEvent, TaskEvent
 from ._graph import Graph
 from ._policies import TaskPolicy
 from ._process import run_in_process
@@ -117,6 +120,12 @@ class Program:
     failure_policy: str = "cancel"
     deadline: float | None = None
     clock: Clock = REAL_CLOCK
+    #: Per task, the parameters that receive the RunContext (``None``: no task takes one).
+    context_params: list[tuple[str, ...]] | None = None
+    #: Per task, the index of its named pool or -1 (``None``: no pools at all).
+    pools: list[int] | None = None
+    pool_names: list[str] = field(default_factory=list)
+    pool_limits: list[int] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -135,7 +144,9 @@ class _InjectionError(Exception):
 class Run:
     """One execution of a :class:`Program`. Use :meth:`execute` once."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(
+        self, program: Program, context: RunContext[Any] | None = None, bus: EventBus | None = None
+    ) -> None:
         graph = program.graph
         n = len(graph)
         self.program = program
@@ -177,6 +188,13 @@ class Run:
         self.perf0 = 0.0
         self.perf_end = 0.0
         self._now = program.clock.now
+        self.run_id = uuid.uuid4().hex
+        self.context: RunContext[Any] = context if context is not None else RunContext()
+        self.bus = bus
+        # Named pools: slots in use, tasks waiting for a slot, and how long each waited.
+        self._pool_used = [0] * len(program.pool_limits)
+        self._pool_waiting: list[deque[int]] = [deque() for _ in program.pool_limits]
+        self.pool_wait: dict[int, float] = {}
         # Tasks waiting for a concurrency slot handed back by a task pausing for a retry.
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._slotless: set[int] = set()  # tasks currently pausing without a slot
@@ -208,6 +226,9 @@ class Run:
         self._ready.extend(roots)
         if self._unfinished <= 0:
             self._done.set_result(None)
+        if self.bus is not None:
+            self.bus.start()
+            self.bus.emit(RunEvent("run_start", self.run_id, self.epoch0, total_tasks=len(self.names)))
         watchdog = None
         if self.program.deadline is not None:
             self.deadline_at = self.perf0 + self.program.deadline
@@ -297,14 +318,17 @@ class Run:
             loop = self._loop
             tails = self.program.tails
             threaded = self._threaded_fast
+            pools = self.program.pools
             ready_at = self.ready_at if limit is None else None
             now = self._now()
             while ready and not self._failed:
                 if limit is not None and self._active >= limit:
                     break
                 i = ready.popleft()
-                if ready_at is not None:
+                if ready_at is not None and not ready_at[i]:
                     ready_at[i] = now
+                if pools is not None and pools[i] >= 0 and not self._take_pool_slot(i, pools[i]):
+                    continue  # parked until its pool has a free slot; holds no global slot meanwhile
                 self._active += 1
                 if threaded[i]:
                     self._launch_in_thread(i)
@@ -335,6 +359,11 @@ class Run:
                 self.end_at[i] = self._now()
                 self._final_failure(i, self.names[i], exc)
                 return
+        context_params = self.program.context_params
+        if context_params is not None and context_params[i]:
+            self._inject_context(i, kwargs, 1)
+        if self.bus is not None:
+            self._task_event("task_start", i, 1)
         self._in_threads += 1
         worker_pool().submit((self, i, self.program.fns[i], args, kwargs, contextvars.copy_context()))
 
@@ -437,6 +466,11 @@ class Run:
                     raise
                 except Exception as exc:
                     raise _InjectionError(exc) from None
+            if program.policies[i] is None:
+                if program.context_params is not None and program.context_params[i]:
+                    self._inject_context(i, kwargs, 1)
+                if self.bus is not None:
+                    self._task_event("task_start", i, 1)
             if program.policies[i] is not None:
                 value = await self._attempts(i, name, args, kwargs)
             elif program.kinds[i] == ASYNC:
@@ -523,8 +557,13 @@ class Run:
         max_attempts = retries + 1
         log = self.attempts.setdefault(i, [])
         waited = 0.0
+        context_params = self.program.context_params
         for attempt in range(1, max_attempts + 1):
             started = self._now()
+            if context_params is not None and context_params[i]:
+                self._inject_context(i, kwargs, attempt)
+            if self.bus is not None:
+                self._task_event("task_start", i, attempt)
             try:
                 value = await self._attempt(i, name, args, kwargs, policy)
             except asyncio.CancelledError as exc:
@@ -564,6 +603,10 @@ class Run:
                     f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
                     f"{max_attempts - attempt} retries left: {text}"
                 )
+                if self.bus is not None:
+                    self._task_event(
+                        "task_retry", i, attempt, error=exc, delay=waited, start=started, end=ended
+                    )
                 if waited > 0:
                     await self._pause_without_slot(i, waited)
                 continue
@@ -652,9 +695,29 @@ class Run:
 
     def _leave(self, i: int) -> None:
         self.running.pop(i, None)
+        pools = self.program.pools
+        if pools is not None and pools[i] >= 0:
+            self._release_pool_slot(pools[i])
         if self._slotless and i in self._slotless:
             return  # paused between attempts: it holds no slot
         self._release_slot()
+
+    def _take_pool_slot(self, i: int, pool: int) -> bool:
+        if self._pool_used[pool] < self.program.pool_limits[pool]:
+            self._pool_used[pool] += 1
+            if i in self.pool_wait:
+                self.pool_wait[i] = self._now() - self.pool_wait[i]
+            return True
+        self.pool_wait[i] = self._now()
+        self._pool_waiting[pool].append(i)
+        return False
+
+    def _release_pool_slot(self, pool: int) -> None:
+        self._pool_used[pool] -= 1
+        waiting = self._pool_waiting[pool]
+        if waiting:
+            # The longest-waiting task of this pool goes first; the caller's pump launches it.
+            self._ready.appendleft(waiting.popleft())
 
     def _release_slot(self) -> None:
         waiters = self._slot_waiters
@@ -681,6 +744,8 @@ class Run:
             raise
 
     def _complete(self, i: int) -> None:
+        if self.bus is not None:
+            self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i])
         self._leave(i)
         remaining = self._remaining
         ready = self._ready
@@ -702,6 +767,10 @@ class Run:
     def _final_failure(self, i: int, name: str, exc: BaseException) -> None:
         self.status[i] = TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED
         self.exceptions[i] = exc
+        if self.bus is not None:
+            self._task_event(
+                "task_failure", i, 0, error=exc, start=self.start_at[i] or None, end=self.end_at[i]
+            )
         self.finished.append(i)
         self._leave(i)
         program = self.program
@@ -744,6 +813,51 @@ class Run:
                 done.set_result(None)
         else:
             self._pump()
+
+    def _inject_context(self, i: int, kwargs: dict[str, Any], attempt: int) -> None:
+        view = self.context.for_task(self.run_id, self.names[i], attempt, self.time_remaining, self.stopping)
+        for param in self.program.context_params[i]:  # type: ignore[index]
+            kwargs[param] = view
+
+    def time_remaining(self) -> float | None:
+        """Seconds left before the run deadline (``None`` without a deadline)."""
+        if self.deadline_at is None:
+            return None
+        return max(0.0, self.deadline_at - self._now())
+
+    def stopping(self) -> bool:
+        """Whether the run is stopping (a failure, the deadline, or cancellation)."""
+        return self._failed
+
+    def _task_event(
+        self,
+        kind: str,
+        i: int,
+        attempt: int,
+        *,
+        error: BaseException | None = None,
+        delay: float = 0.0,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> None:
+        assert self.bus is not None
+        if attempt == 0:  # the task's last attempt
+            log = self.attempts.get(i)
+            attempt = len(log) if log else 1
+        wall = self.wall
+        self.bus.emit(
+            TaskEvent(
+                kind,
+                self.run_id,
+                self.names[i],
+                attempt,
+                wall(self._now()),
+                start_time=wall(start) if start else None,
+                end_time=wall(end) if end else None,
+                error=error,
+                delay=delay,
+            )
+        )
 
     @property
     def failed(self) -> bool:

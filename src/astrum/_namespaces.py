@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from ._config import AstrumConfig
+from ._context import RunContext
+from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
 from ._policies import Retry
 from ._registry import DEFAULT_NAMESPACE, SchedulerRegistry
@@ -23,6 +25,7 @@ __all__ = [
     "clear_registry",
     "get_registry",
     "run",
+    "stream",
     "task",
     "use_namespace",
 ]
@@ -83,6 +86,7 @@ def task(
     retry: int | Retry = 0,
     timeout: float | None = None,
     isolation: str = "thread",
+    pool: str | None = None,
 ) -> Any:
     """Decorator registering a function as a task; returns the function unchanged.
 
@@ -97,6 +101,7 @@ def task(
         retry: extra attempts after a failure: an int (immediate) or a :class:`Retry` policy.
         timeout: seconds one attempt may take.
         isolation: ``"thread"`` or ``"process"`` (a killable worker process).
+        pool: a named concurrency pool (``AstrumConfig(pools={...})``).
 
     Raises:
         TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
@@ -109,12 +114,20 @@ def task(
             retry=retry,
             timeout=timeout,
             isolation=isolation,
+            pool=pool,
         )(task_id)
 
     def decorator(fn: Any) -> Any:
         # The namespace is looked up now, when the decorator is applied, not when task() was called.
         get_registry(namespace).register(
-            fn, task_id, depends_on=depends_on, data=data, retry=retry, timeout=timeout, isolation=isolation
+            fn,
+            task_id,
+            depends_on=depends_on,
+            data=data,
+            retry=retry,
+            timeout=timeout,
+            isolation=isolation,
+            pool=pool,
         )
         return fn
 
@@ -143,6 +156,7 @@ def build_scheduler(
     concurrency_context: asyncio.Semaphore | None = None,
     silence: bool = True,
     visualize: bool = False,
+    context: RunContext[Any] | None = None,
 ) -> Any:
     """:meth:`SchedulerRegistry.build_scheduler` on the namespace's registry."""
     return get_registry(namespace).build_scheduler(
@@ -152,6 +166,7 @@ def build_scheduler(
         concurrency_context=concurrency_context,
         silence=silence,
         visualize=visualize,
+        context=context,
     )
 
 
@@ -161,10 +176,25 @@ async def run(
     namespace: str | None = None,
     config: AstrumConfig | None = None,
     visualize: bool = False,
+    context: RunContext[Any] | None = None,
 ) -> ExecutionReport:
-    """Build and execute the namespace's tasks (or ``target_tasks`` and what they need)."""
+    """Build and execute the namespace's tasks (or ``target_tasks`` and what they need).
+
+    ``context`` is the :class:`~astrum.RunContext` given to tasks that ask for one.
+    """
     if config is None and visualize:
         config = AstrumConfig(visualize=True)
     scheduler = get_registry(namespace).build_scheduler(target_tasks, config=config)
-    report: ExecutionReport = await scheduler.execute()
+    report: ExecutionReport = await scheduler.execute(context=context)
     return report
+
+
+def stream(
+    target_tasks: Sequence[str] | None = None,
+    *,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    context: RunContext[Any] | None = None,
+) -> AsyncIterator[RunEvent | TaskEvent]:
+    """Run the namespace's tasks and yield their events as they happen (see :meth:`SchedulerRegistry.stream`)."""
+    return get_registry(namespace).stream(target_tasks, config=config, context=context)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._config import AstrumConfig
+from ._context import RunContext
 from ._errors import TaskRegistrationError
+from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
 from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
@@ -35,6 +38,9 @@ class RegisteredTask:
     timeout: float | None = None
     isolation: str = "thread"
     retry_policy: Retry | None = None
+    pool: str | None = None
+    #: Set by :meth:`SchedulerRegistry.override`: what runs instead of ``function``.
+    implementation: Any = None
 
     @property
     def policy(self) -> TaskPolicy | None:
@@ -90,6 +96,7 @@ class SchedulerRegistry:
         retry: int | Retry = 0,
         timeout: float | None = None,
         isolation: str = "thread",
+        pool: str | None = None,
     ) -> Any:
         """Decorator registering a function (sync or async) as a task; returns it unchanged.
 
@@ -101,13 +108,14 @@ class SchedulerRegistry:
             timeout: seconds one attempt may take; a timed-out attempt counts as failed.
             isolation: ``"thread"`` (sync tasks run in a worker thread) or ``"process"`` (a worker
                 process, killed at the timeout).
+            pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
 
         Raises:
             TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
         """
         if callable(task_id) and not isinstance(task_id, str):
             return self.task(
-                depends_on=depends_on, data=data, retry=retry, timeout=timeout, isolation=isolation
+                depends_on=depends_on, data=data, retry=retry, timeout=timeout, isolation=isolation, pool=pool
             )(task_id)
 
         def decorator(fn: F_) -> F_:
@@ -119,6 +127,7 @@ class SchedulerRegistry:
                 retry=retry,
                 timeout=timeout,
                 isolation=isolation,
+                pool=pool,
             )
             return fn
 
@@ -134,6 +143,7 @@ class SchedulerRegistry:
         retry: int | Retry = 0,
         timeout: float | None = None,
         isolation: str = "thread",
+        pool: str | None = None,
     ) -> RegisteredTask:
         """Register ``fn`` (the non-decorator form of :meth:`task`) and return its record."""
         tid = task_id if task_id is not None else default_task_id(fn)
@@ -153,6 +163,8 @@ class SchedulerRegistry:
             retry_policy = as_retry(retry, tid)
             seconds = check_timeout(timeout, tid)
             mode = check_isolation(isolation, tid)
+            if pool is not None and (not isinstance(pool, str) or not pool):
+                raise TaskRegistrationError(f"Task '{tid}' pool must be a non-empty string, got {pool!r}.")
             if data is not None:
                 if not isinstance(data, TaskData):
                     raise TaskRegistrationError(
@@ -171,6 +183,7 @@ class SchedulerRegistry:
                 timeout=seconds,
                 isolation=mode,
                 retry_policy=retry_policy,
+                pool=pool,
             )
             self._tasks[tid] = record
         _set_attribute(fn, "_scheduler_task_id", tid)
@@ -248,11 +261,13 @@ class SchedulerRegistry:
         concurrency_context: asyncio.Semaphore | None = None,
         silence: bool = True,
         visualize: bool = False,
+        context: RunContext[Any] | None = None,
     ) -> Any:
         """Build a :class:`~astrum.DynamicScheduler` for the selected tasks (nothing runs yet).
 
         ``config`` wins over the legacy keywords ``ignore_tail_task``, ``silence``
-        and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured.
+        and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured;
+        ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs.
         """
         from ._build import build
         from ._gcpause import gc_paused
@@ -262,17 +277,120 @@ class SchedulerRegistry:
                 ignore_tail_task=tuple(ignore_tail_task or ()), silence=silence, visualize=visualize
             )
         elif not config.ignore_tail_task and ignore_tail_task:
-            import dataclasses
-
             config = dataclasses.replace(config, ignore_tail_task=tuple(ignore_tail_task))
         result = build(self, target_tasks, config, concurrency_context=concurrency_context)
         with gc_paused():
-            return result.scheduler()
+            scheduler = result.scheduler()
+        scheduler.context = context
+        return scheduler
 
     async def run(
-        self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
+        self,
+        target_tasks: Sequence[str] | None = None,
+        config: AstrumConfig | None = None,
+        *,
+        context: RunContext[Any] | None = None,
     ) -> ExecutionReport:
-        """Build and execute the selected tasks; return the report."""
+        """Build and execute the selected tasks; return the report.
+
+        ``context`` is the :class:`~astrum.RunContext` given to tasks that ask for one.
+        """
         scheduler = self.build_scheduler(target_tasks, config=config)
-        report: ExecutionReport = await scheduler.execute()
+        report: ExecutionReport = await scheduler.execute(context=context)
         return report
+
+    def stream(
+        self,
+        target_tasks: Sequence[str] | None = None,
+        *,
+        config: AstrumConfig | None = None,
+        context: RunContext[Any] | None = None,
+    ) -> AsyncIterator[RunEvent | TaskEvent]:
+        """Run and yield its events as they happen; the last one is the run end (with the report).
+
+        Breaking out of the ``async for`` cancels the run cleanly.
+        """
+        from ._stream import stream_scheduler
+
+        return stream_scheduler(self.build_scheduler(target_tasks, config=config), context)
+
+    async def run_many(
+        self,
+        contexts: Iterable[RunContext[Any]] | AsyncIterable[RunContext[Any]],
+        target_tasks: Sequence[str] | None = None,
+        *,
+        config: AstrumConfig | None = None,
+        concurrency: int = 1,
+    ) -> list[ExecutionReport]:
+        """One run per context (a micro-batch), at most ``concurrency`` at a time; reports in order.
+
+        The registry is built once; every run keeps its own values and report.
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+        scheduler = self.build_scheduler(target_tasks, config=config)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(context: RunContext[Any]) -> ExecutionReport:
+            async with gate:
+                report: ExecutionReport = await scheduler.execute(context=context)
+                return report
+
+        runs: list[asyncio.Task[ExecutionReport]] = []
+        try:
+            if isinstance(contexts, AsyncIterable):
+                async for context in contexts:
+                    runs.append(asyncio.ensure_future(one(context)))
+            else:
+                runs.extend(asyncio.ensure_future(one(context)) for context in contexts)
+            return list(await asyncio.gather(*runs))
+        except BaseException:
+            for pending in runs:
+                pending.cancel()
+            if runs:
+                await asyncio.wait(runs)
+            raise
+
+    def validate(self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None) -> None:
+        """Check the selected tasks without running anything.
+
+        Raises:
+            TaskRegistrationError: listing every problem found (unknown tasks or dependencies,
+                bad annotations and locators, unprovided parameters, type mismatches, cycles).
+        """
+        from ._build import build
+
+        build(self, target_tasks, config or AstrumConfig(), collect_all=True)
+
+    def override(self, replacements: Mapping[str, Any]) -> SchedulerRegistry:
+        """A new registry with the same graph and some implementations replaced (for tests).
+
+        A constant becomes the task's result; a callable is called instead of the
+        task, with the same injected arguments. The original registry is unchanged.
+
+        Raises:
+            TaskRegistrationError: an id that is not registered.
+        """
+        unknown = sorted(set(replacements) - set(self._tasks))
+        if unknown:
+            raise TaskRegistrationError(
+                f"Cannot override tasks {unknown}: not registered in '{self.name}'. Registered: {self.list_tasks()}"
+            )
+        copy = SchedulerRegistry(self.name)
+        with self._lock:
+            for tid, record in self._tasks.items():
+                if tid in replacements:
+                    record = dataclasses.replace(record, implementation=_implementation(replacements[tid]))
+                copy._tasks[tid] = record
+        return copy
+
+
+def _implementation(replacement: Any) -> Any:
+    """What an override runs: the callable itself, or a coroutine function returning the constant."""
+    if callable(replacement):
+        return replacement
+
+    async def constant(*_args: Any, **_kwargs: Any) -> Any:
+        return replacement
+
+    return constant

@@ -65,7 +65,7 @@ class TaskExecutionStatistics:
 
     ``start_time``/``end_time`` bound the task's run (slot waiting excluded);
     ``queued_duration`` is the time it was ready but waited for a concurrency
-    slot. ``exception`` is the original exception of a failed task;
+    slot, ``pool_queued_duration`` the part of it spent waiting for its named ``pool``. ``exception`` is the original exception of a failed task;
     ``caused_by`` names the failed task that stopped a cancelled or skipped one.
     """
 
@@ -82,6 +82,8 @@ class TaskExecutionStatistics:
     queued_duration: float = 0.0
     exception: BaseException | None = None
     caused_by: str | None = None
+    pool: str | None = None
+    pool_queued_duration: float = 0.0
 
 
 class ExecutionReport:
@@ -262,7 +264,7 @@ def _stat_to_dict(stat: TaskExecutionStatistics) -> dict[str, Any]:
         name: getattr(stat, name)
         for name in (
             "task_name", "stage_id", "start_time", "end_time", "duration", "status", "error_message",
-            "retry", "attempt_count", "queued_duration", "caused_by",
+            "retry", "attempt_count", "queued_duration", "caused_by", "pool", "pool_queued_duration",
         )
     }  # fmt: skip
     data["exception"] = _exception_to_dict(stat.exception)

@@ -49,6 +49,11 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
     unreported = {i for i in tails if status[i] is None}
     culprit_name = names[culprit] if culprit is not None else None
 
+    pools = program.pools
+
+    def pool_of(i: int) -> str | None:
+        return program.pool_names[pools[i]] if pools is not None and pools[i] >= 0 else None
+
     def task_statistics() -> list[TaskExecutionStatistics]:
         wall = run.wall
         levels = graph.levels
@@ -109,6 +114,8 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                     queued_duration=max(0.0, run.start_at[i] - run.ready_at[i]),
                     exception=exc,
                     caused_by=culprit_name if st == CANCELLED and failed_run else None,
+                    pool=pool_of(i),
+                    pool_queued_duration=run.pool_wait.get(i, 0.0),
                 )
             )
         skip_cause = run.skip_cause

@@ -10,8 +10,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._clock import REAL_CLOCK, Clock
+from ._context import RunContext
 from ._engine import Binder, Program, Run, callable_kind
 from ._errors import SchedulerError, TaskNotFoundError
+from ._events import EventBus, RunEvent, RunHook, TaskEvent
 from ._graph import TaskOrder
 from ._inject import ArgBinder, Input
 from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
@@ -170,6 +172,10 @@ class DynamicScheduler:
     ) -> None:
         self.task_timeouts = {}
         self.task_isolation = {}
+        #: Hooks told about every run's events (see :class:`~astrum.RunHook`).
+        self.hooks: list[RunHook] = []
+        #: The default RunContext of this scheduler's runs.
+        self.context: RunContext[Any] | None = None
         self.failure_policy = "cancel"
         self.deadline = None
         self.clock = None
@@ -243,12 +249,21 @@ class DynamicScheduler:
             clock=self.clock if self.clock is not None else REAL_CLOCK,
         )
 
-    async def execute(self) -> ExecutionReport:
+    async def execute(
+        self,
+        context: RunContext[Any] | None = None,
+        *,
+        _event_queue: asyncio.Queue[Any] | None = None,
+    ) -> ExecutionReport:
         """Run the DAG once and return its report.
 
         Task failures are recorded in the report, never raised. Planning errors
         (cycles, unknown dependencies, a task without callable) give a ``failed``
         report whose ``error_summary`` says what is wrong.
+
+        Args:
+            context: the :class:`~astrum.RunContext` for tasks that ask for one
+                (default: the scheduler's ``context``, else an empty one).
 
         Raises:
             asyncio.CancelledError: the caller cancelled; all running tasks were cancelled and awaited.
@@ -266,18 +281,30 @@ class DynamicScheduler:
         planning_duration = time.perf_counter() - planning_start
         self.execution_state = ExecutionState.RUNNING
         self.stage_status = StageStatus.RUNNING
-        run = Run(program)
+        hooks = list(self.hooks)
+        bus = (
+            EventBus(hooks, [_event_queue] if _event_queue is not None else [])
+            if hooks or _event_queue
+            else None
+        )
+        run = Run(program, context if context is not None else self.context, bus)
         try:
             await run.execute()
         except asyncio.CancelledError:
             self.execution_state = ExecutionState.CANCELLED
             self.stage_status = StageStatus.CANCELLED
+            if bus is not None:
+                bus.abort()
             raise
         except BaseException:
             self.execution_state = ExecutionState.FAILED
             self.stage_status = StageStatus.FAILED
+            if bus is not None:
+                bus.abort()
             raise
         report = report_from_run(run, total_start=total_start, planning_duration=planning_duration)
+        if bus is not None:
+            await _finish_events(bus, run, report)
         failed = run.failed
         self.execution_state = ExecutionState.FAILED if failed else ExecutionState.COMPLETED
         self.stage_status = StageStatus.FAILED if failed else StageStatus.COMPLETED
@@ -303,6 +330,29 @@ class DynamicScheduler:
             error_summary=[message],
             original_tasks={},
         )
+
+
+async def _finish_events(bus: EventBus, run: Run, report: ExecutionReport) -> None:
+    """Emit the cancel and skip events of a finished run, then its end; wait for the hooks."""
+    wall = run.wall
+    for stat in report.task_statistics:
+        if stat.status in ("cancelled", "skipped"):
+            bus.emit(
+                TaskEvent(
+                    "task_cancel" if stat.status == "cancelled" else "task_skip",
+                    run.run_id,
+                    stat.task_name,
+                    stat.attempt_count,
+                    stat.end_time,
+                    start_time=stat.start_time if stat.status == "cancelled" else None,
+                    end_time=stat.end_time,
+                    caused_by=stat.caused_by,
+                )
+            )
+    bus.emit(
+        RunEvent("run_end", run.run_id, wall(run.perf_end), total_tasks=report.total_tasks, report=report)
+    )
+    await bus.close()
 
 
 def _policies(

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from ._context import is_context_annotation
+
 __all__ = [
     "NO_ANNOTATION",
     "CallableSpec",
@@ -116,6 +118,7 @@ class CallableSpec:
     pushes: tuple[ReturnPush, ...]
     returns: Any
     problems: tuple[str, ...]
+    context_params: tuple[str, ...] = ()
 
 
 def underlying_function(obj: Any) -> Any:
@@ -271,8 +274,13 @@ def parse_callable(
         raw_params = raw_params[1:]
     params: list[ParamInfo] = []
     inputs: list[InputRef] = []
+    context_params: list[str] = []
     for p in raw_params:
         annotation = p.annotation
+        if annotation is not NO_ANNOTATION and is_context_annotation(annotation):
+            context_params.append(p.name)
+            params.append(p)
+            continue
         if annotation is not NO_ANNOTATION:
             try:
                 annotation = _resolve(annotation, namespaces)
@@ -360,4 +368,6 @@ def parse_callable(
                 )
                 continue
             pushes.append(ReturnPush(item.task, item.local, item.target, base))
-    return CallableSpec(tuple(params), tuple(inputs), tuple(pushes), returns, tuple(problems))
+    return CallableSpec(
+        tuple(params), tuple(inputs), tuple(pushes), returns, tuple(problems), tuple(context_params)
+    )

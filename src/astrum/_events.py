@@ -1,0 +1,171 @@
+"""Run and task events, the ``RunHook`` interface, and their delivery.
+
+Events are delivered in the order they happen (a task's start before its end,
+a dependency's end before its dependents' start) by one dispatcher task per
+run, so a slow async hook never delays task starts. A hook that raises is
+logged through the ``astrum`` logger and never changes the run's outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._report import ExecutionReport
+
+__all__ = ["EventBus", "RunEvent", "RunHook", "TaskEvent", "fn_hook"]
+
+logger = logging.getLogger("astrum")
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """The start or the end of a run. ``report`` is set on the run-end event."""
+
+    kind: str  # "run_start" | "run_end"
+    run_id: str
+    time: float
+    total_tasks: int = 0
+    report: ExecutionReport | None = None
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """Something that happened to one task.
+
+    ``kind`` is one of ``task_start``, ``task_success``, ``task_failure``,
+    ``task_retry``, ``task_skip``, ``task_cancel``. ``time`` is when it
+    happened (epoch seconds); ``start_time``/``end_time`` bound the attempt;
+    ``error`` is the exception of a failure or retry; ``delay`` the wait
+    before a retry; ``caused_by`` the failed task behind a skip.
+    """
+
+    kind: str
+    run_id: str
+    task_id: str
+    attempt: int
+    time: float
+    start_time: float | None = None
+    end_time: float | None = None
+    error: BaseException | None = None
+    delay: float = 0.0
+    caused_by: str | None = None
+
+
+class RunHook:
+    """Base class for run hooks: override the methods you need (sync or async); the rest do nothing."""
+
+    def on_run_start(self, event: RunEvent) -> Any:
+        """The run is about to start its first task."""
+
+    def on_run_end(self, event: RunEvent) -> Any:
+        """The run is over; ``event.report`` is its report."""
+
+    def on_task_start(self, event: TaskEvent) -> Any:
+        """An attempt of a task begins."""
+
+    def on_task_success(self, event: TaskEvent) -> Any:
+        """A task returned."""
+
+    def on_task_failure(self, event: TaskEvent) -> Any:
+        """A task failed for good (or timed out on its last attempt)."""
+
+    def on_task_retry(self, event: TaskEvent) -> Any:
+        """An attempt failed and the task will be tried again after ``event.delay``."""
+
+    def on_task_skip(self, event: TaskEvent) -> Any:
+        """A task never started because ``event.caused_by`` failed (or the run stopped)."""
+
+    def on_task_cancel(self, event: TaskEvent) -> Any:
+        """A running task was cancelled because the run stopped."""
+
+
+_METHODS = {
+    "run_start": "on_run_start",
+    "run_end": "on_run_end",
+    "task_start": "on_task_start",
+    "task_success": "on_task_success",
+    "task_failure": "on_task_failure",
+    "task_retry": "on_task_retry",
+    "task_skip": "on_task_skip",
+    "task_cancel": "on_task_cancel",
+}
+
+
+def fn_hook(**callbacks: Callable[[Any], Any]) -> RunHook:
+    """A :class:`RunHook` from callables: ``fn_hook(on_task_failure=alert, on_run_end=log)``.
+
+    Raises:
+        TypeError: a keyword that is not a hook method, or a value that is not callable.
+    """
+    unknown = sorted(set(callbacks) - set(_METHODS.values()))
+    if unknown:
+        raise TypeError(
+            f"fn_hook() got unknown hook names {unknown}; valid names: {sorted(_METHODS.values())}"
+        )
+    for name, fn in callbacks.items():
+        if not callable(fn):
+            raise TypeError(f"fn_hook({name}=...) must be callable, got {type(fn).__name__}")
+    hook = RunHook()
+    for name, fn in callbacks.items():
+        setattr(hook, name, fn)
+    return hook
+
+
+Event = RunEvent | TaskEvent
+
+
+class EventBus:
+    """Delivers one run's events, in order, to hooks (via a dispatcher task) and to stream queues."""
+
+    def __init__(self, hooks: list[RunHook], queues: list[asyncio.Queue[Event]]) -> None:
+        self.hooks = [h for h in hooks if h is not None]
+        self.queues = queues
+        self._pending: asyncio.Queue[Event | None] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.hooks:
+            self._pending = asyncio.Queue()
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+
+    def emit(self, event: Event) -> None:
+        for queue in self.queues:
+            queue.put_nowait(event)
+        if self._pending is not None:
+            self._pending.put_nowait(event)
+
+    async def close(self) -> None:
+        """Wait until every hook has seen every event."""
+        if self._pending is not None and self._dispatcher is not None:
+            self._pending.put_nowait(None)
+            await asyncio.wait([self._dispatcher])
+
+    def abort(self) -> None:
+        if self._dispatcher is not None and not self._dispatcher.done():
+            self._dispatcher.cancel()
+
+    async def _dispatch(self) -> None:
+        assert self._pending is not None
+        while True:
+            event = await self._pending.get()
+            if event is None:
+                return
+            method = _METHODS[event.kind]
+            for hook in self.hooks:
+                callback = getattr(hook, method, None)
+                if callback is None:
+                    continue
+                try:
+                    result = callback(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("hook %s.%s raised; the run goes on", type(hook).__name__, method)
