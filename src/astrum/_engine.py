@@ -399,10 +399,7 @@ class Run:
                 if inspect.isawaitable(value):
                     self._await_in_task(i, value)
                     continue
-                self.results[names[i]] = value
-                self.status[i] = COMPLETED
-                self.finished.append(i)
-                self._complete(i)
+                self._complete(i, value)
             else:
                 if _is_fatal(value) and self.fatal is None:
                     self.fatal = value
@@ -428,10 +425,7 @@ class Run:
                 self._final_failure(i, self.names[i], exc)
                 return None
             self.end_at[i] = self._now()
-            self.results[self.names[i]] = value
-            self.status[i] = COMPLETED
-            self.finished.append(i)
-            self._complete(i)
+            self._complete(i, value)
             return value
 
         assert self._loop is not None
@@ -513,10 +507,7 @@ class Run:
                 else:
                     semaphore.release()  # type: ignore[union-attr]
         self.end_at[i] = self._now()
-        self.results[name] = value
-        self.status[i] = COMPLETED
-        self.finished.append(i)
-        self._complete(i)
+        self._complete(i, value)
         return value
 
     async def _call(self, i: int, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -743,7 +734,11 @@ class Run:
                 self._release_slot()  # handed over just as we were cancelled: pass it on
             raise
 
-    def _complete(self, i: int) -> None:
+    def _complete(self, i: int, value: Any) -> None:
+        """Record task ``i``'s result, release what it held, and launch the children it made ready."""
+        self.results[self.names[i]] = value
+        self.status[i] = COMPLETED
+        self.finished.append(i)
         if self.bus is not None:
             self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i])
         self._leave(i)
