@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import inspect
 import sys
 import time
@@ -53,6 +54,7 @@ TIMED_OUT = "timed_out"
 CONTINUE = "continue"  # failure policy: keep running what does not depend on a failed task
 
 _EAGER = sys.version_info >= (3, 12)
+_BURST = 512  # ready tasks from which a launch burst pauses the cyclic collector
 _FUNCTION = type(lambda: None)
 
 
@@ -312,6 +314,11 @@ class Run:
         if self._pumping:
             return
         self._pumping = True
+        # A large burst of launches allocates many long-lived task objects at once; the cyclic
+        # collector would rescan all of them again and again, so it waits until the burst is done.
+        paused = len(self._ready) > _BURST and gc.isenabled()
+        if paused:
+            gc.disable()
         try:
             ready = self._ready
             limit = self.program.concurrency_limit
@@ -343,6 +350,8 @@ class Run:
                     self.tail_tasks[i] = task
         finally:
             self._pumping = False
+            if paused:
+                gc.enable()
 
     # -- sync tasks in worker threads ------------------------------------------------------
 

@@ -13,6 +13,7 @@ from ._clock import REAL_CLOCK, Clock
 from ._context import RunContext
 from ._engine import Binder, Program, Run, callable_kind
 from ._errors import SchedulerError, TaskNotFoundError
+from ._gcpause import gc_paused
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
 from ._graph import TaskOrder
 from ._inject import ArgBinder, Input
@@ -273,7 +274,8 @@ class DynamicScheduler:
         self.current_stage = -1
         self.execution_state = ExecutionState.PLANNING
         try:
-            program = self._compile()
+            with gc_paused():
+                program = self._compile()
         except TaskNotFoundError as exc:
             return self._planning_failure(total_start, planning_start, f"Execution failed: {exc}")
         except SchedulerError as exc:
