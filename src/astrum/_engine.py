@@ -158,6 +158,7 @@ class Run:
         self.ready_at = [0.0] * n
         self.start_at = [0.0] * n
         self.end_at = [0.0] * n
+        self.began = bytearray(n)  # 1 once a task has started (times alone cannot say: a clock may read 0)
         self.attempts: dict[int, list[AttemptRow]] = {}
         self.exceptions: dict[int, BaseException] = {}
         self.finished: list[int] = []
@@ -268,7 +269,7 @@ class Run:
         )
         # Threads cannot be stopped: give them up now and ignore their late results.
         for i, threaded in enumerate(self._threaded_fast):
-            if threaded and self.status[i] is None and self.start_at[i] and i not in self.abandoned:
+            if threaded and self.status[i] is None and self.began[i] and i not in self.abandoned:
                 self.abandoned.add(i)
                 self.status[i] = CANCELLED
                 self.end_at[i] = now
@@ -358,6 +359,7 @@ class Run:
     def _launch_in_thread(self, i: int) -> None:
         binder = self.program.binders[i]
         self.start_at[i] = self._now()
+        self.began[i] = 1
         if binder is None:
             args: list[Any] = []
             kwargs: dict[str, Any] = {}
@@ -456,6 +458,7 @@ class Run:
                 await semaphore.acquire()
                 acquired = True
             self.start_at[i] = self._now()
+            self.began[i] = 1
             binder = program.binders[i]
             if binder is None:
                 args: list[Any] = []
@@ -484,7 +487,7 @@ class Run:
             self.end_at[i] = self._now()
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                if self.start_at[i]:
+                if self.began[i]:
                     self.status[i] = CANCELLED
                     self.finished.append(i)
                     self._record_cancelled_attempt(i)
@@ -773,7 +776,7 @@ class Run:
         self.exceptions[i] = exc
         if self.bus is not None:
             self._task_event(
-                "task_failure", i, 0, error=exc, start=self.start_at[i] or None, end=self.end_at[i]
+                "task_failure", i, 0, error=exc, start=self.start_at[i] if self.began[i] else None, end=self.end_at[i]
             )
         self.finished.append(i)
         self._leave(i)
@@ -856,8 +859,8 @@ class Run:
                 self.names[i],
                 attempt,
                 wall(self._now()),
-                start_time=wall(start) if start else None,
-                end_time=wall(end) if end else None,
+                start_time=wall(start) if start is not None else None,
+                end_time=wall(end) if end is not None else None,
                 error=error,
                 delay=delay,
             )
