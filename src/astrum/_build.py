@@ -364,6 +364,7 @@ def build(
     *,
     concurrency_context: asyncio.Semaphore | None = None,
     collect_all: bool = False,
+    check_pools: bool = True,
 ) -> BuildResult:
     """Run the build pipeline (see module docstring).
 
@@ -371,7 +372,7 @@ def build(
     dependencies, missing class instances and cycles join the one error too.
     """
     with gc_paused():
-        result = _build(registry, target_tasks, config, concurrency_context, collect_all)
+        result = _build(registry, target_tasks, config, concurrency_context, collect_all, check_pools)
     if config.visualize:
         from ._viz import print_build
 
@@ -385,6 +386,7 @@ def _build(
     config: AstrumConfig,
     concurrency_context: asyncio.Semaphore | None,
     collect_all: bool = False,
+    check_pools: bool = True,
 ) -> BuildResult:
     tasks = registry.get_all_tasks()
     problems: list[str] = []
@@ -471,7 +473,7 @@ def _build(
     pool_names = list(config.pools)
     for tid in selected:
         pool = prepared[tid].record.pool
-        if pool is not None and pool not in config.pools:
+        if pool is not None and pool not in config.pools and check_pools:
             problems.append(
                 f"Task '{tid}' uses pool '{pool}', which the configuration does not define "
                 f"(pools: {pool_names}). Add it: AstrumConfig(pools={{'{pool}': <size>}})."
@@ -483,9 +485,10 @@ def _build(
     if not config.skip_type_check:
         for tid in selected:
             problems.extend(_type_problems(tid, prepared))
-    if collect_all and not unknown:
+    if collect_all:
+        chosen_ids = set(selected)  # unknown ids are reported above; look for cycles among the rest
         try:
-            compile_graph((tid, prepared[tid].deps) for tid in selected)
+            compile_graph((tid, [d for d in prepared[tid].deps if d in chosen_ids]) for tid in selected)
         except SchedulerError as exc:
             problems.append(str(exc))
     if problems:
@@ -507,7 +510,10 @@ def _build(
         if validate:
             inputs = [_with_check(tid, inp, prep) for inp in inputs]
         binders.append(ArgBinder(tid, inputs, receiver_value, has_receiver))
-    fns = [prepared[tid].record.implementation or prepared[tid].receiver.call for tid in selected]
+    fns = [
+        impl if (impl := prepared[tid].record.implementation) is not None else prepared[tid].receiver.call
+        for tid in selected
+    ]
     context_params = [prepared[tid].spec.context_params for tid in selected]
     pools = [pool_names.index(p) if (p := prepared[tid].record.pool) else -1 for tid in selected]
     limit = config.effective_concurrency_limit if concurrency_context is None else None

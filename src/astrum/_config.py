@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._policies import check_clock, check_deadline, check_failure_policy
+
 __all__ = ["AstrumConfig"]
 
 
@@ -57,13 +59,9 @@ class AstrumConfig:
     pools: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.failure_policy not in ("cancel", "continue"):
-            raise ValueError(f"failure_policy must be 'cancel' or 'continue', got {self.failure_policy!r}")
-        deadline = self.deadline
-        if deadline is not None and (
-            isinstance(deadline, bool) or not isinstance(deadline, int | float) or not deadline > 0
-        ):
-            raise ValueError(f"deadline must be a positive number of seconds or None, got {deadline!r}")
+        check_failure_policy(self.failure_policy)
+        check_deadline(self.deadline)
+        check_clock(self.clock)
         object.__setattr__(self, "ignore_tail_task", tuple(self.ignore_tail_task or ()))
         object.__setattr__(self, "class_instances", tuple(self.class_instances or ()))
         object.__setattr__(self, "hooks", tuple(self.hooks or ()))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import types
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -89,11 +91,38 @@ class RunContext(Generic[Deps]):
 
 
 def is_context_annotation(annotation: Any) -> bool:
-    """Whether a (resolved or string) annotation asks for the run context."""
+    """Whether a (resolved or string) annotation asks for the run context.
+
+    ``RunContext``, ``RunContext[X]`` and optional forms (``RunContext | None``,
+    ``Optional[RunContext[X]]``) all do, written as objects or as strings.
+    """
     if isinstance(annotation, str):
         text = annotation.strip().strip("'\"")
-        return text == "RunContext" or text.startswith("RunContext[") or text.endswith(".RunContext")
-    if annotation is RunContext:
+        if text.startswith(("Optional[", "typing.Optional[")) and text.endswith("]"):
+            text = text[text.index("[") + 1 : -1]
+        parts = [part.strip() for part in _split_union(text)]
+        return any(
+            part == "RunContext" or part.startswith("RunContext[") or part.endswith(".RunContext")
+            or (part.startswith("astrum.RunContext["))
+            for part in parts
+        )  # fmt: skip
+    if annotation is RunContext or getattr(annotation, "__origin__", None) is RunContext:
         return True
-    origin = getattr(annotation, "__origin__", None)
-    return origin is RunContext
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(is_context_annotation(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def _split_union(text: str) -> list[str]:
+    """Split ``A | B[C | D]`` at top-level ``|`` only."""
+    parts, depth, start = [], 0, 0
+    for k, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(text[start:k])
+            start = k + 1
+    parts.append(text[start:])
+    return parts

@@ -682,6 +682,7 @@ class Run:
         if semaphore is not None:
             semaphore.release()
             self._semaphore_released.add(i)
+        self._pump()  # the freed slot can start a ready task right away
         await self.program.clock.sleep(seconds)
         if semaphore is not None:
             await semaphore.acquire()
@@ -776,7 +777,12 @@ class Run:
         self.exceptions[i] = exc
         if self.bus is not None:
             self._task_event(
-                "task_failure", i, 0, error=exc, start=self.start_at[i] if self.began[i] else None, end=self.end_at[i]
+                "task_failure",
+                i,
+                0,
+                error=exc,
+                start=self.start_at[i] if self.began[i] else None,
+                end=self.end_at[i],
             )
         self.finished.append(i)
         self._leave(i)

@@ -40,7 +40,9 @@ class TaskEvent:
 
     ``kind`` is one of ``task_start``, ``task_success``, ``task_failure``,
     ``task_retry``, ``task_skip``, ``task_cancel``. ``time`` is when it
-    happened (epoch seconds); ``start_time``/``end_time`` bound the attempt;
+    happened (epoch seconds); ``start_time``/``end_time`` bound the failed
+    attempt of a retry event, and the whole task (first attempt's start to the
+    end) of success, failure and cancel events;
     ``error`` is the exception of a failure or retry; ``delay`` the wait
     before a retry; ``caused_by`` the failed task behind a skip.
     """

@@ -99,6 +99,38 @@ def check_timeout(value: Any, task_id: str) -> float | None:
     return float(value)
 
 
+def check_deadline(value: Any) -> float | None:
+    """Validate a run ``deadline`` (positive seconds, or ``None``)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"deadline must be a positive number of seconds or None, got {value!r}")
+    return float(value)
+
+
+def check_failure_policy(value: Any) -> str:
+    """Validate a ``failure_policy`` (``"cancel"`` or ``"continue"``)."""
+    if value not in ("cancel", "continue"):
+        raise ValueError(f"failure_policy must be 'cancel' or 'continue', got {value!r}")
+    return str(value)
+
+
+def check_clock(value: Any) -> Any:
+    """Validate a clock: ``None`` (the real clock) or an object with ``now()`` and async ``sleep()``."""
+    if value is not None and not (
+        callable(getattr(value, "now", None)) and callable(getattr(value, "sleep", None))
+    ):
+        raise TypeError(
+            f"clock must have now() and async sleep(seconds) (see astrum.testing.FakeClock), got {value!r}"
+        )
+    return value
+
+
 def check_isolation(value: Any, task_id: str) -> str:
     """Validate ``isolation=`` (``"thread"`` or ``"process"``)."""
     if value not in ISOLATIONS:

@@ -354,13 +354,15 @@ class SchedulerRegistry:
     def validate(self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None) -> None:
         """Check the selected tasks without running anything.
 
+        Without ``config``, pool names are not checked (pools are defined by the run's configuration).
+
         Raises:
             TaskRegistrationError: listing every problem found (unknown tasks or dependencies,
                 bad annotations and locators, unprovided parameters, type mismatches, cycles).
         """
         from ._build import build
 
-        build(self, target_tasks, config or AstrumConfig(), collect_all=True)
+        build(self, target_tasks, config or AstrumConfig(), collect_all=True, check_pools=config is not None)
 
     def override(self, replacements: Mapping[str, Any]) -> SchedulerRegistry:
         """A new registry with the same graph and some implementations replaced (for tests).

@@ -41,7 +41,7 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
     culprit = run.first_failure
     if culprit is not None:
         first = describe_exception(run.exceptions[culprit])
-        if program.failure_policy == CONTINUE and not run.deadline_hit:
+        if program.failure_policy == CONTINUE:
             summary.insert(0, f"Run finished with failures; first failed task '{names[culprit]}': {first}")
         else:
             summary.insert(0, f"Execution interrupted; task '{names[culprit]}' failed: {first}")
@@ -93,7 +93,11 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                     "Task cancelled: the run deadline passed; its worker thread could not be stopped "
                     "and runs on, its late result is discarded"
                 )
-            elif st == CANCELLED and run.deadline_hit and culprit is None:
+            elif (
+                st == CANCELLED
+                and run.deadline_hit
+                and (culprit is None or program.failure_policy == CONTINUE)
+            ):
                 message = "Task cancelled: the run deadline passed"
             elif st == CANCELLED:
                 message = "Task cancelled due to previous failure" if failed_run else "Task cancelled"
@@ -113,7 +117,13 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                     attempt_statistics=attempts,
                     queued_duration=max(0.0, run.start_at[i] - run.ready_at[i]),
                     exception=exc,
-                    caused_by=culprit_name if st == CANCELLED and failed_run else None,
+                    caused_by=(
+                        culprit_name
+                        if st == CANCELLED
+                        and failed_run
+                        and not (run.deadline_hit and program.failure_policy == CONTINUE)
+                        else None
+                    ),
                     pool=pool_of(i),
                     pool_queued_duration=run.pool_wait.get(i, 0.0),
                 )

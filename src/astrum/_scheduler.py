@@ -13,12 +13,21 @@ from ._clock import REAL_CLOCK, Clock
 from ._context import RunContext
 from ._engine import Binder, Program, Run, callable_kind
 from ._errors import SchedulerError, TaskNotFoundError
-from ._gcpause import gc_paused
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
+from ._gcpause import gc_paused
 from ._graph import TaskOrder
 from ._inject import ArgBinder, Input
 from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
-from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
+from ._policies import (
+    Retry,
+    TaskPolicy,
+    as_retry,
+    check_clock,
+    check_deadline,
+    check_failure_policy,
+    check_isolation,
+    check_timeout,
+)
 from ._report import ExecutionReport
 from ._run_report import report_from_run
 from ._states import ExecutionState, StageStatus
@@ -109,8 +118,12 @@ class DynamicScheduler:
         clock: Clock | None = None,
     ) -> None:
         _validate_tasks(tasks)
-        if failure_policy not in ("cancel", "continue"):
-            raise ValueError(f"failure_policy must be 'cancel' or 'continue', got {failure_policy!r}")
+        check_failure_policy(failure_policy)
+        check_deadline(deadline)
+        check_clock(clock)
+        _policies(
+            [name for name, _ in tasks], task_retries or {}, task_timeouts or {}, task_isolation or {}
+        )  # raises TaskRegistrationError for an invalid retry, timeout or isolation
         self._setup(
             tasks,
             task_order,

@@ -1,0 +1,62 @@
+"""Module-level task functions for process-isolated tests.
+
+Process isolation sends the task function to a worker process by reference
+(pickle), so these functions must live at module level in an importable module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from astrum import F, Ref
+
+
+class ParseError(ValueError):
+    """A custom exception type raised in the worker process."""
+
+
+def spin_forever(pid_file: str | None = None) -> None:
+    """Burn CPU forever: only a killed process stops this. Writes its pid to ``pid_file`` first."""
+    if pid_file is not None:
+        Path(pid_file).write_text(str(os.getpid()))
+    while True:
+        pass
+
+
+def spin_on_first_call(marker: str) -> str:
+    """Spin forever on the first call (creating ``marker``); return at once on later calls."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        while True:
+            pass
+    return "second attempt"
+
+
+def square_sum(n: int) -> int:
+    """A CPU-bound function with a checkable result."""
+    return sum(i * i for i in range(n))
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+def raise_parse_error(text: str = "bad row 7") -> None:
+    raise ParseError(text)
+
+
+async def async_double(x: int = 21) -> tuple[int, int]:
+    await asyncio.sleep(0.01)
+    return 2 * x, os.getpid()
+
+
+def return_unpicklable() -> object:
+    return lambda: None
+
+
+def describe(value: Ref[object, F("produce")]) -> str:
+    """Receives the result of the task ``produce`` (which must be sent to the worker)."""
+    return repr(value)
