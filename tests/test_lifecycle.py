@@ -1429,3 +1429,36 @@ def test_the_lifecycle_doc_snippets_run(index):
     )
 
     assert result.returncode == 0, f"snippet {index} failed:\n{code}\n{result.stderr}"
+
+
+async def test_hooks_hear_how_a_cancelled_run_ended():
+    seen: list[tuple[str, str | None]] = []
+
+    class Recorder(RunHook):
+        def on_task_cancel(self, event: TaskEvent) -> None:
+            seen.append(("cancel", event.task_id))
+
+        def on_task_skip(self, event: TaskEvent) -> None:
+            seen.append(("skip", event.task_id))
+
+        def on_run_end(self, event: RunEvent) -> None:
+            assert event.report is not None
+            seen.append(("end", event.report.execution_state))
+
+    registry = SchedulerRegistry("cancelled_hooks")
+
+    @registry.task()
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    @registry.task(depends_on=["slow"])
+    async def after() -> None:
+        return None
+
+    run_task = asyncio.ensure_future(registry.run(config=AstrumConfig(hooks=[Recorder()])))
+    await asyncio.sleep(0.05)
+    run_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run_task
+
+    assert seen == [("cancel", "slow"), ("skip", "after"), ("end", "cancelled")]

@@ -309,7 +309,7 @@ class DynamicScheduler:
             self.execution_state = ExecutionState.CANCELLED
             self.stage_status = StageStatus.CANCELLED
             if bus is not None:
-                bus.abort()
+                await _close_cancelled(bus, run, total_start, planning_duration)
             raise
         except BaseException:
             self.execution_state = ExecutionState.FAILED
@@ -368,6 +368,24 @@ async def _finish_events(bus: EventBus, run: Run, report: ExecutionReport) -> No
         RunEvent("run_end", run.run_id, wall(run.perf_end), total_tasks=report.total_tasks, report=report)
     )
     await bus.close()
+
+
+async def _close_cancelled(bus: EventBus, run: Run, total_start: float, planning_duration: float) -> None:
+    """Tell hooks how a cancelled run ended (cancel/skip events, then run_end), within a bounded time."""
+    report = report_from_run(run, total_start=total_start, planning_duration=planning_duration)
+    report.execution_state = ExecutionState.CANCELLED.value
+    closing = asyncio.ensure_future(_finish_events(bus, run, report))
+    try:
+        await asyncio.wait([closing], timeout=_HOOK_GRACE)
+    except asyncio.CancelledError:
+        pass  # cancelled again: stop waiting for hooks
+    if not closing.done():
+        closing.cancel()
+        bus.abort()
+
+
+#: Seconds a cancelled run waits for its hooks to see the final events.
+_HOOK_GRACE = 5.0
 
 
 def _policies(
