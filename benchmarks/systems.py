@@ -273,9 +273,9 @@ class RegistryRunAdapter(RegistryAdapter):
 
 
 class FlowrunAdapter(Adapter):
-    """flowrun ``Pipeline``: ``@pipeline.task(name=..., deps=[...])``, ``run_once()``.
+    """flowrun-dag 1.x: ``engine.dag(name).task(name=..., deps=[...])``, then ``run_once()``.
 
-    Written from flowrun's README; flowrun-dag needs Python >= 3.12.
+    flowrun-dag needs Python >= 3.12.
     """
 
     module = "flowrun"
@@ -284,20 +284,20 @@ class FlowrunAdapter(Adapter):
         super().__init__(workload)
         self.flowrun: Any = importlib.import_module("flowrun")
         self.functions = _task_functions(workload, None)
-        self.pipeline: Any = None
+        self.engine: Any = None
+        self.dag: Any = None
         self.report: dict[str, Any] = {}
 
     def build(self) -> None:
-        pipeline = self.flowrun.Pipeline("bench", max_parallel=max(1, self.workload.size))
+        self.engine = self.flowrun.build_default_engine(max_parallel=max(1, self.workload.size))
+        self.dag = self.engine.dag("bench")
         for name, deps, fn in self.functions:
-            pipeline.task(name=name, deps=deps)(fn)
-        pipeline.validate()
-        self.pipeline = pipeline
+            self.dag.task(name=name, deps=deps)(fn)
 
     async def run(self) -> None:
-        async with self.pipeline:
-            run_id = await self.pipeline.run_once()
-        self.report = self.pipeline.get_run_report(run_id)
+        async with self.engine:
+            run_id = await self.dag.run_once()
+            self.report = self.engine.get_run_report(run_id)
 
     def check(self) -> None:
         if self.report.get("status") != "SUCCESS":
@@ -329,7 +329,7 @@ _SPECS = [
         peer="upstream",
         max_size=10000,
     ),
-    SystemSpec("flowrun", FlowrunAdapter, "flowrun-dag Pipeline (PyPI)", peer="flowrun"),
+    SystemSpec("flowrun", FlowrunAdapter, "flowrun-dag engine (PyPI)", peer="flowrun"),
 ]
 
 #: Systems in report order.

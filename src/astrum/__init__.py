@@ -2,6 +2,7 @@
 
 import logging as _logging
 
+from . import _build as _build  # the build pipeline, loaded up front so a first run pays no import
 from ._config import AstrumConfig as AstrumConfig
 from ._context import RunContext as RunContext
 from ._errors import AstrumError as AstrumError

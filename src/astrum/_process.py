@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import multiprocessing
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,8 @@ class ProcessTaskError(RuntimeError):
 def _mp_context() -> Any:
     global _context
     if _context is None:
+        import multiprocessing  # only when a process-isolated task first runs
+
         # forkserver: fast starts, and safe in a process that runs threads (unlike plain fork).
         methods = multiprocessing.get_all_start_methods()
         _context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
