@@ -18,7 +18,7 @@ from ._config import AstrumConfig
 from ._engine import Binder, Program, callable_kind
 from ._errors import SchedulerError, TaskRegistrationError
 from ._gcpause import gc_paused
-from ._graph import Graph, TaskOrder, compile_graph
+from ._graph import Graph, TaskOrder, compile_graph, orders_from_graph
 from ._inject import ArgBinder, Input, describe_locator
 from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
 from ._plan import stage_parallelism
@@ -320,9 +320,13 @@ class BuildResult:
     selected: list[str]
     graph: Graph
     program: Program
-    orders: list[TaskOrder]
     prepared: dict[str, _Prepared]
     concurrency_context: asyncio.Semaphore | None = None
+
+    @property
+    def orders(self) -> list[TaskOrder]:
+        """One :class:`TaskOrder` per selected task (made on demand)."""
+        return orders_from_graph(self.graph)
 
     def task_data(self) -> dict[str, TaskData]:
         """Explicit ``TaskData`` of the selected tasks (annotation relations are not materialised)."""
@@ -338,14 +342,13 @@ class BuildResult:
 
         program = self.program
         config = self.config
-        tasks = [(tid, self.prepared[tid].receiver.call) for tid in self.selected]
         retries: dict[str, int | Retry] = {
             tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry
         }
         scheduler: Any = DynamicScheduler._from_program(
             program,
-            tasks,
-            self.orders,
+            None,
+            None,
             task_data_refs=self.task_data(),
             has_data_path=any(self.prepared[t].inputs for t in self.selected),
             ignore_tail_task=list(config.ignore_tail_task),
@@ -495,7 +498,6 @@ def _build(
         raise TaskRegistrationError(_TRANSPORT_HEADER + "\n- ".join(problems), problems=problems)
 
     graph = compile_graph((tid, prepared[tid].deps) for tid in selected)
-    orders = _orders(graph)
     binders: list[Binder | None] = []
     validate = config.validate_values
     for tid in selected:
@@ -543,18 +545,9 @@ def _build(
         selected=selected,
         graph=graph,
         program=program,
-        orders=orders,
         prepared=prepared,
         concurrency_context=concurrency_context,
     )
-
-
-def _orders(graph: Graph) -> list[TaskOrder]:
-    orders = [TaskOrder(name) for name in graph.names]
-    for order, parents in zip(orders, graph.parents, strict=True):
-        if parents:
-            order.dependencies = [orders[p] for p in parents]
-    return orders
 
 
 def _param_annotation(prep: _Prepared, param: str | int) -> Any:

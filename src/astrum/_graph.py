@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ._errors import TaskDependencyError, TaskOrderLoopError
 
-__all__ = ["Graph", "TaskOrder", "compile_graph", "dependency_name"]
+__all__ = ["Graph", "TaskOrder", "compile_graph", "dependency_name", "orders_from_graph"]
 
 
 @dataclass(eq=True)
@@ -160,6 +160,15 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
         topo=tuple(topo),
         levels=tuple(levels),
     )
+
+
+def orders_from_graph(graph: Graph) -> list[TaskOrder]:
+    """One :class:`TaskOrder` per task of ``graph``, with ``TaskOrder`` objects as dependencies."""
+    orders = [TaskOrder(name) for name in graph.names]
+    for order, parents in zip(orders, graph.parents, strict=True):
+        if parents:
+            order.dependencies = [orders[p] for p in parents]
+    return orders
 
 
 def _find_cycle(names: list[str], parents: list[tuple[int, ...]], remaining: list[int]) -> list[str]:

@@ -15,7 +15,7 @@ from ._engine import Binder, Program, Run, callable_kind
 from ._errors import SchedulerError, TaskNotFoundError
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
 from ._gcpause import gc_paused
-from ._graph import TaskOrder
+from ._graph import TaskOrder, orders_from_graph
 from ._inject import ArgBinder, Input
 from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
 from ._policies import (
@@ -144,8 +144,8 @@ class DynamicScheduler:
     def _from_program(
         cls,
         program: Program,
-        tasks: list[tuple[str, TaskCallable]],
-        task_order: list[TaskOrder],
+        tasks: list[tuple[str, TaskCallable]] | None,
+        task_order: list[TaskOrder] | None,
         *,
         task_data_refs: dict[str, TaskData],
         has_data_path: bool,
@@ -175,8 +175,8 @@ class DynamicScheduler:
 
     def _setup(
         self,
-        tasks: list[tuple[str, TaskCallable]],
-        task_order: list[TaskOrder],
+        tasks: list[tuple[str, TaskCallable]] | None,
+        task_order: list[TaskOrder] | None,
         task_data_refs: dict[str, TaskData] | None,
         has_data_path: bool,
         ignore_tail_task: list[str] | None,
@@ -198,8 +198,8 @@ class DynamicScheduler:
         self.has_data_path = has_data_path
         self.silence = silence
         self.task_retries = task_retries or {}
-        self.tasks = tasks
-        self.task_order = task_order
+        self._tasks: list[tuple[str, TaskCallable]] | None = tasks
+        self._task_order: list[TaskOrder] | None = task_order
         self.concurrency_context = concurrency_context
         #: Bound on concurrently running tasks enforced by the engine itself (no semaphore).
         self.concurrency_limit: int | None = None
@@ -207,11 +207,47 @@ class DynamicScheduler:
         self.stage_status: StageStatus | None = None
         self.current_stage = -1
         self.task_return_set: dict[str, Any] = {}
-        self._callables = {name: fn for name, fn in tasks}
+        self._callables_map: dict[str, TaskCallable] | None = None
         # Set when built by a registry: the compiled program, so execute() does not rebuild it.
         self._program: Program | None = None
 
     # -- inspection ----------------------------------------------------------------------
+
+    # A registry-built scheduler makes its task list and TaskOrder objects only when asked:
+    # the compiled program already holds everything a run needs.
+
+    @property
+    def tasks(self) -> list[tuple[str, TaskCallable]]:
+        """The ``(task_id, callable)`` pairs."""
+        if self._tasks is None:
+            program = self._program
+            assert program is not None
+            self._tasks = list(zip(program.graph.names, program.fns, strict=True))
+        return self._tasks
+
+    @tasks.setter
+    def tasks(self, value: list[tuple[str, TaskCallable]]) -> None:
+        self._tasks = value
+        self._callables_map = None
+
+    @property
+    def task_order(self) -> list[TaskOrder]:
+        """The task orders (dependencies) of the DAG."""
+        if self._task_order is None:
+            program = self._program
+            assert program is not None
+            self._task_order = orders_from_graph(program.graph)
+        return self._task_order
+
+    @task_order.setter
+    def task_order(self, value: list[TaskOrder]) -> None:
+        self._task_order = value
+
+    @property
+    def _callables(self) -> dict[str, TaskCallable]:
+        if self._callables_map is None:
+            self._callables_map = {name: fn for name, fn in self.tasks}
+        return self._callables_map
 
     def detect_cycle(self) -> None:
         """Raise :class:`~astrum.TaskOrderLoopError` if the task orders contain a cycle."""
