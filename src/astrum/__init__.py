@@ -1,6 +1,7 @@
 """astrum: a lightweight, in-process, event-driven async DAG orchestrator."""
 
 import logging as _logging
+from typing import TYPE_CHECKING
 
 from . import _build as _build  # the build pipeline, loaded up front so a first run pays no import
 from ._config import AstrumConfig as AstrumConfig
@@ -44,16 +45,29 @@ from ._scheduler import DynamicScheduler as DynamicScheduler
 from ._states import ExecutionState as ExecutionState
 from ._states import StageStatus as StageStatus
 from ._states import TaskStatus as TaskStatus
-from ._taskdata import DataItem as DataItem
-from ._taskdata import DTRela as DTRela
-from ._taskdata import TaskData as TaskData
 from ._transport import F as F
 from ._transport import From as From
 from ._transport import Ref as Ref
 from ._transport import T as T
 from ._transport import To as To
 
+if TYPE_CHECKING:
+    from ._taskdata import DataItem as DataItem
+    from ._taskdata import DTRela as DTRela
+    from ._taskdata import TaskData as TaskData
+
 __version__ = "0.2.0.dev0"
+
+_LAZY = {"DataItem", "DTRela", "TaskData"}  # pydantic models: loaded on first use
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from . import _taskdata
+
+        return getattr(_taskdata, name)
+    raise AttributeError(f"module 'astrum' has no attribute {name!r}")
+
 
 # Library etiquette: log through "astrum", print nothing unless the application configures logging.
 _logging.getLogger("astrum").addHandler(_logging.NullHandler())

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
@@ -25,9 +25,11 @@ from ._plan import stage_parallelism
 from ._policies import Retry
 from ._process import picklable_problem
 from ._registry import RegisteredTask, SchedulerRegistry
-from ._taskdata import TaskData
 from ._transport import NO_ANNOTATION, CallableSpec, parse_callable, underlying_function
 from ._typecheck import field_type, is_compatible, item_type, type_name, value_checker
+
+if TYPE_CHECKING:
+    from ._taskdata import TaskData
 
 __all__ = ["BuildResult", "build", "select"]
 

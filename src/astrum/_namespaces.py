@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import AstrumConfig
 from ._context import RunContext
@@ -16,7 +16,9 @@ from ._graph import TaskOrder
 from ._policies import Retry
 from ._registry import DEFAULT_NAMESPACE, SchedulerRegistry
 from ._report import ExecutionReport
-from ._taskdata import TaskData
+
+if TYPE_CHECKING:
+    from ._taskdata import TaskData
 
 __all__ = [
     "active_namespace",

@@ -7,7 +7,7 @@ import dataclasses
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._config import AstrumConfig
 from ._context import RunContext
@@ -16,8 +16,10 @@ from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
 from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
-from ._taskdata import TaskData
 from ._transport import underlying_function
+
+if TYPE_CHECKING:
+    from ._taskdata import TaskData
 
 __all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
 
@@ -166,6 +168,8 @@ class SchedulerRegistry:
             if pool is not None and (not isinstance(pool, str) or not pool):
                 raise TaskRegistrationError(f"Task '{tid}' pool must be a non-empty string, got {pool!r}.")
             if data is not None:
+                from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
+
                 if not isinstance(data, TaskData):
                     raise TaskRegistrationError(
                         f"Task '{tid}' data must be a TaskData, got {type(data).__name__}."

@@ -7,7 +7,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._clock import REAL_CLOCK, Clock
 from ._context import RunContext
@@ -31,7 +31,9 @@ from ._policies import (
 from ._report import ExecutionReport
 from ._run_report import report_from_run
 from ._states import ExecutionState, StageStatus
-from ._taskdata import TaskData
+
+if TYPE_CHECKING:
+    from ._taskdata import TaskData
 
 __all__ = ["DynamicScheduler", "TaskCallable"]
 
