@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
-from ._engine import Binder, Program, callable_kind
 from ._errors import SchedulerError, TaskRegistrationError
 from ._gcpause import gc_paused
 from ._graph import Graph, TaskOrder, compile_graph, orders_from_graph
@@ -24,6 +23,7 @@ from ._methods import Receiver, callable_qualname, classify, duplicate_instances
 from ._plan import stage_parallelism
 from ._policies import Retry
 from ._process import picklable_problem
+from ._program import Binder, Program, callable_kind
 from ._registry import RegisteredTask, SchedulerRegistry
 from ._transport import NO_ANNOTATION, CallableSpec, parse_callable, underlying_function
 from ._typecheck import field_type, is_compatible, item_type, type_name, value_checker

@@ -1,8 +1,6 @@
 """The event-driven run loop.
 
-A :class:`Program` is everything a run needs, compiled once: the graph, one
-callable and one argument binder per task, retry counts and tail tasks. A
-:class:`Run` executes a program once: each task starts the moment its last
+A :class:`Run` executes a :class:`~astrum._program.Program` once: each task starts the moment its last
 dependency completes (no stages, no polling), values live in the run's own
 ``results`` dict, and the run's outcome is kept in flat per-task arrays from
 which the report is built.
@@ -19,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import gc
 import inspect
 import sys
@@ -27,113 +24,32 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from ._clock import REAL_CLOCK, Clock
+from ._attempts import run_attempts
 from ._context import RunContext
 from ._errors import TaskTimeoutError, describe_exception
 from ._events import EventBus, RunEvent, TaskEvent
-from ._graph import Graph
-from ._policies import TaskPolicy
-from ._process import run_in_process
+from ._program import (
+    ASYNC,
+    CANCELLED,
+    COMPLETED,
+    CONTINUE,
+    FAILED,
+    SYNC,
+    TIMED_OUT,
+    AttemptRow,
+    Binder,
+    Program,
+    callable_kind,
+    is_fatal,
+)
 from ._threads import worker_pool
 
-__all__ = ["ASYNC", "SYNC", "Binder", "Program", "Run", "callable_kind"]
-
-# How a task's callable is invoked.
-ASYNC = 0  # coroutine function: awaited on the loop
-SYNC = 1  # anything else: run in a worker thread; an awaitable result is awaited on the loop
-
-# Per-task outcome codes (kept small: one list slot per task).
-COMPLETED = "completed"
-FAILED = "failed"
-CANCELLED = "cancelled"
-TIMED_OUT = "timed_out"
-
-CONTINUE = "continue"  # failure policy: keep running what does not depend on a failed task
+__all__ = ["Binder", "Program", "Run", "attempt_rows", "callable_kind"]
 
 _EAGER = sys.version_info >= (3, 12)
 _BURST = 512  # ready tasks from which a launch burst pauses the cyclic collector
-_FUNCTION = type(lambda: None)
-
-
-_CO_COROUTINE = inspect.CO_COROUTINE
-
-
-def _is_fatal(exc: BaseException) -> bool:
-    """``KeyboardInterrupt``, ``SystemExit`` and the like: they stop the run and are re-raised."""
-    return not isinstance(exc, Exception | asyncio.CancelledError)
-
-
-def callable_kind(fn: Callable[..., Any]) -> int:
-    """Classify ``fn`` as ASYNC or SYNC (see module constants)."""
-    code = getattr(fn, "__code__", None)
-    if code is not None and type(fn) is _FUNCTION:
-        # Fast path for plain functions (the common case).
-        if code.co_flags & _CO_COROUTINE:
-            return ASYNC
-        return SYNC
-    target: Any = fn
-    while isinstance(target, functools.partial):
-        target = target.func
-    if inspect.iscoroutinefunction(target):
-        return ASYNC
-    call = getattr(type(target), "__call__", None)  # noqa: B004 - the async __call__ of a callable object
-    if not inspect.isfunction(target) and not inspect.ismethod(target) and inspect.iscoroutinefunction(call):
-        return ASYNC
-    return SYNC
-
-
-class Binder:
-    """Builds one task's call arguments from the run's results.
-
-    Subclasses implement :meth:`bind`; ``needs_await`` tells the engine to
-    pass the arguments through :meth:`resolve` (for awaitable injected values).
-    """
-
-    needs_await = False
-
-    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        raise NotImplementedError
-
-    async def resolve(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """Await injected awaitables in place (only called when ``needs_await``)."""
-
-
-@dataclass(slots=True)
-class Program:
-    """A compiled, runnable DAG.
-
-    ``fns``, ``kinds``, ``binders`` and ``policies`` are indexed like ``graph.names``;
-    a policy of ``None`` means a plain call (the fast path).
-    """
-
-    graph: Graph
-    fns: list[Callable[..., Any]]
-    kinds: list[int]
-    binders: list[Binder | None]
-    policies: list[TaskPolicy | None]
-    tails: frozenset[int] = frozenset()
-    concurrency_limit: int | None = None
-    semaphore: asyncio.Semaphore | None = None
-    stage_count: int = 0
-    max_parallelism: int = 0
-    failure_policy: str = "cancel"
-    deadline: float | None = None
-    clock: Clock = REAL_CLOCK
-    #: Per task, the parameters that receive the RunContext (``None``: no task takes one).
-    context_params: list[tuple[str, ...]] | None = None
-    #: Per task, the index of its named pool or -1 (``None``: no pools at all).
-    pools: list[int] | None = None
-    pool_names: list[str] = field(default_factory=list)
-    pool_limits: list[int] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def retries(self) -> list[int]:
-        """Extra attempts per task (0 where no retry policy applies)."""
-        return [p.retries if p is not None else 0 for p in self.policies]
 
 
 class _InjectionError(Exception):
@@ -412,7 +328,7 @@ class Run:
                     continue
                 self._complete(i, value)
             else:
-                if _is_fatal(value) and self.fatal is None:
+                if is_fatal(value) and self.fatal is None:
                     self.fatal = value
                 self._final_failure(i, names[i], value)
         idle = self._threads_idle
@@ -431,7 +347,7 @@ class Run:
                 raise
             except BaseException as exc:
                 self.end_at[i] = self._now()
-                if _is_fatal(exc) and self.fatal is None:
+                if is_fatal(exc) and self.fatal is None:
                     self.fatal = exc
                 self._final_failure(i, self.names[i], exc)
                 return None
@@ -478,7 +394,7 @@ class Run:
                 if self.bus is not None:
                     self._task_event("task_start", i, 1)
             if program.policies[i] is not None:
-                value = await self._attempts(i, name, args, kwargs)
+                value = await run_attempts(self, i, name, args, kwargs)
             elif program.kinds[i] == ASYNC:
                 value = await program.fns[i](*args, **kwargs)
             else:
@@ -550,145 +466,6 @@ class Run:
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved; the late result is discarded
             raise
-
-    async def _attempts(self, i: int, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """Run a task under its policy: timeouts, isolation, retries with backoff."""
-        policy = self.program.policies[i]
-        assert policy is not None
-        retry = policy.retry
-        retries = policy.retries
-        max_attempts = retries + 1
-        log = self.attempts.setdefault(i, [])
-        waited = 0.0
-        context_params = self.program.context_params
-        for attempt in range(1, max_attempts + 1):
-            started = self._now()
-            if context_params is not None and context_params[i]:
-                self._inject_context(i, kwargs, attempt)
-            if self.bus is not None:
-                self._task_event("task_start", i, attempt)
-            try:
-                value = await self._attempt(i, name, args, kwargs, policy)
-            except asyncio.CancelledError as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    log.append((started, self._now(), CANCELLED, None, waited))
-                else:  # raised by the task itself: a failed attempt, never retried
-                    log.append((started, self._now(), FAILED, exc, waited))
-                raise
-            except Exception as exc:
-                ended = self._now()
-                log.append(
-                    (started, ended, TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED, exc, waited)
-                )
-                text = describe_exception(exc)
-                if attempt == max_attempts:
-                    if retries:
-                        self.error_summary.append(
-                            f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: {text}"
-                        )
-                    raise
-                assert retry is not None
-                if not retry.retries_error(exc):
-                    self.error_summary.append(
-                        f"Task '{name}' attempt {attempt}/{max_attempts} failed with {type(exc).__name__}, "
-                        f"which its retry policy does not retry (on={tuple(t.__name__ for t in retry.on)}): {text}"
-                    )
-                    raise
-                waited = retry.delay_before(attempt + 1)
-                if self.deadline_at is not None and ended + waited >= self.deadline_at:
-                    self.error_summary.append(
-                        f"Task '{name}' attempt {attempt}/{max_attempts} failed; not retried: the next attempt "
-                        f"would start after the run deadline: {text}"
-                    )
-                    raise
-                self.error_summary.append(
-                    f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
-                    f"{max_attempts - attempt} retries left: {text}"
-                )
-                if self.bus is not None:
-                    self._task_event(
-                        "task_retry", i, attempt, error=exc, delay=waited, start=started, end=ended
-                    )
-                if waited > 0:
-                    await self._pause_without_slot(i, waited)
-                continue
-            except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then stop the run
-                log.append((started, self._now(), FAILED, exc, waited))
-                raise
-            log.append((started, self._now(), COMPLETED, None, waited))
-            return value
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _attempt(
-        self, i: int, name: str, args: list[Any], kwargs: dict[str, Any], policy: TaskPolicy
-    ) -> Any:
-        """One attempt: in a worker process if isolated, bounded by the policy's timeout."""
-        fn = self.program.fns[i]
-        timeout = policy.timeout
-        if policy.isolation == "process":
-            work: Any = run_in_process(fn, args, kwargs)
-        elif timeout is None:
-            return await self._call(i, args, kwargs)
-        elif self.program.kinds[i] == ASYNC:
-            work = fn(*args, **kwargs)
-        else:
-            work = self._in_thread_then_await(fn, args, kwargs)
-        if timeout is None:
-            return await work
-        return await self._with_timeout(name, work, timeout, policy.isolation)
-
-    async def _in_thread_then_await(
-        self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
-    ) -> Any:
-        value = await self._in_thread(fn, args, kwargs, abandon=True)
-        if inspect.isawaitable(value):
-            value = await value
-        return value
-
-    async def _with_timeout(self, name: str, work: Any, timeout: float, isolation: str) -> Any:
-        """Await ``work`` for at most ``timeout`` seconds of the run's clock."""
-        loop = self._loop
-        assert loop is not None
-        job = loop.create_task(work)
-        timer = loop.create_task(self.program.clock.sleep(timeout))
-        try:
-            await asyncio.wait([job, timer], return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            job.cancel()
-            timer.cancel()
-            await asyncio.wait([job, timer])
-            raise
-        if job.done():
-            timer.cancel()
-            return job.result()
-        job.cancel()
-        await asyncio.wait([job])
-        if not job.cancelled():
-            job.exception()  # retrieved: the attempt already counts as timed out
-        if isolation == "process":
-            note = "its worker process was killed"
-        elif self.program.kinds[self.names.index(name)] == ASYNC:
-            note = "it was cancelled"
-        else:
-            note = "its worker thread cannot be stopped and runs on; its late result is discarded"
-        raise TaskTimeoutError(name, timeout, note)
-
-    async def _pause_without_slot(self, i: int, seconds: float) -> None:
-        """Sleep between attempts without holding a concurrency slot."""
-        semaphore = self.program.semaphore
-        self._slotless.add(i)
-        self._release_slot()
-        if semaphore is not None:
-            semaphore.release()
-            self._semaphore_released.add(i)
-        self._pump()  # the freed slot can start a ready task right away
-        await self.program.clock.sleep(seconds)
-        if semaphore is not None:
-            await semaphore.acquire()
-            self._semaphore_released.discard(i)
-        await self._acquire_slot()
-        self._slotless.discard(i)
 
     def _record_cancelled_attempt(self, i: int) -> None:
         log = self.attempts.get(i)
@@ -879,9 +656,6 @@ class Run:
     def wall(self, perf: float) -> float:
         """Convert a ``perf_counter`` reading of this run to epoch seconds."""
         return self.epoch0 + (perf - self.perf0)
-
-
-AttemptRow = tuple[float, float, str, BaseException | None, float]  # start, end, status, error, delay before
 
 
 def attempt_rows(run: Run, i: int) -> Sequence[AttemptRow]:

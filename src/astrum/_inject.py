@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._engine import Binder
 from ._errors import SchedulerError
+from ._program import Binder
 
 __all__ = ["ArgBinder", "Input", "TaskInputError", "describe_locator"]
 

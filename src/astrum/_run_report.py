@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ._engine import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT, Run, attempt_rows
+from ._engine import Run, attempt_rows
 from ._errors import describe_exception
 from ._plan import build_plan
+from ._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 from ._report import (
     ExecutionReport,
     TaskAttemptStatistics,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._clock import REAL_CLOCK, Clock
 from ._context import RunContext
-from ._engine import Binder, Program, Run, callable_kind
+from ._engine import Run
 from ._errors import SchedulerError, TaskNotFoundError
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
 from ._gcpause import gc_paused
@@ -28,6 +28,7 @@ from ._policies import (
     check_isolation,
     check_timeout,
 )
+from ._program import Binder, Program, callable_kind
 from ._report import ExecutionReport
 from ._run_report import report_from_run
 from ._states import ExecutionState, StageStatus

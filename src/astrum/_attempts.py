@@ -1,0 +1,163 @@
+"""Running one task under its policy: retries with backoff, per-attempt timeouts, process isolation.
+
+Only tasks with a :class:`~astrum._policies.TaskPolicy` come here; plain calls never do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._errors import TaskTimeoutError, describe_exception
+from ._policies import TaskPolicy
+from ._process import run_in_process
+from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, TIMED_OUT
+
+if TYPE_CHECKING:
+    from ._engine import Run
+
+__all__ = ["run_attempts"]
+
+
+async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Run a task under its policy: timeouts, isolation, retries with backoff."""
+    policy = run.program.policies[i]
+    assert policy is not None
+    retry = policy.retry
+    retries = policy.retries
+    max_attempts = retries + 1
+    log = run.attempts.setdefault(i, [])
+    waited = 0.0
+    context_params = run.program.context_params
+    for attempt in range(1, max_attempts + 1):
+        started = run._now()
+        if context_params is not None and context_params[i]:
+            run._inject_context(i, kwargs, attempt)
+        if run.bus is not None:
+            run._task_event("task_start", i, attempt)
+        try:
+            value = await _attempt(run, i, name, args, kwargs, policy)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                log.append((started, run._now(), CANCELLED, None, waited))
+            else:  # raised by the task itself: a failed attempt, never retried
+                log.append((started, run._now(), FAILED, exc, waited))
+            raise
+        except Exception as exc:
+            ended = run._now()
+            log.append(
+                (started, ended, TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED, exc, waited)
+            )
+            text = describe_exception(exc)
+            if attempt == max_attempts:
+                if retries:
+                    run.error_summary.append(
+                        f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: {text}"
+                    )
+                raise
+            assert retry is not None
+            if not retry.retries_error(exc):
+                run.error_summary.append(
+                    f"Task '{name}' attempt {attempt}/{max_attempts} failed with {type(exc).__name__}, "
+                    f"which its retry policy does not retry (on={tuple(t.__name__ for t in retry.on)}): {text}"
+                )
+                raise
+            waited = retry.delay_before(attempt + 1)
+            if run.deadline_at is not None and ended + waited >= run.deadline_at:
+                run.error_summary.append(
+                    f"Task '{name}' attempt {attempt}/{max_attempts} failed; not retried: the next attempt "
+                    f"would start after the run deadline: {text}"
+                )
+                raise
+            run.error_summary.append(
+                f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
+                f"{max_attempts - attempt} retries left: {text}"
+            )
+            if run.bus is not None:
+                run._task_event("task_retry", i, attempt, error=exc, delay=waited, start=started, end=ended)
+            if waited > 0:
+                await _pause_without_slot(run, i, waited)
+            continue
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then stop the run
+            log.append((started, run._now(), FAILED, exc, waited))
+            raise
+        log.append((started, run._now(), COMPLETED, None, waited))
+        return value
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _attempt(
+    run: Run, i: int, name: str, args: list[Any], kwargs: dict[str, Any], policy: TaskPolicy
+) -> Any:
+    """One attempt: in a worker process if isolated, bounded by the policy's timeout."""
+    fn = run.program.fns[i]
+    timeout = policy.timeout
+    if policy.isolation == "process":
+        work: Any = run_in_process(fn, args, kwargs)
+    elif timeout is None:
+        return await run._call(i, args, kwargs)
+    elif run.program.kinds[i] == ASYNC:
+        work = fn(*args, **kwargs)
+    else:
+        work = _in_thread_then_await(run, fn, args, kwargs)
+    if timeout is None:
+        return await work
+    return await _with_timeout(run, name, work, timeout, policy.isolation)
+
+
+async def _in_thread_then_await(
+    run: Run, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+) -> Any:
+    value = await run._in_thread(fn, args, kwargs, abandon=True)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+async def _with_timeout(run: Run, name: str, work: Any, timeout: float, isolation: str) -> Any:
+    """Await ``work`` for at most ``timeout`` seconds of the run's clock."""
+    loop = run._loop
+    assert loop is not None
+    job = loop.create_task(work)
+    timer = loop.create_task(run.program.clock.sleep(timeout))
+    try:
+        await asyncio.wait([job, timer], return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        job.cancel()
+        timer.cancel()
+        await asyncio.wait([job, timer])
+        raise
+    if job.done():
+        timer.cancel()
+        return job.result()
+    job.cancel()
+    await asyncio.wait([job])
+    if not job.cancelled():
+        job.exception()  # retrieved: the attempt already counts as timed out
+    if isolation == "process":
+        note = "its worker process was killed"
+    elif run.program.kinds[run.names.index(name)] == ASYNC:
+        note = "it was cancelled"
+    else:
+        note = "its worker thread cannot be stopped and runs on; its late result is discarded"
+    raise TaskTimeoutError(name, timeout, note)
+
+
+async def _pause_without_slot(run: Run, i: int, seconds: float) -> None:
+    """Sleep between attempts without holding a concurrency slot."""
+    semaphore = run.program.semaphore
+    run._slotless.add(i)
+    run._release_slot()
+    if semaphore is not None:
+        semaphore.release()
+        run._semaphore_released.add(i)
+    run._pump()  # the freed slot can start a ready task right away
+    await run.program.clock.sleep(seconds)
+    if semaphore is not None:
+        await semaphore.acquire()
+        run._semaphore_released.discard(i)
+    await run._acquire_slot()
+    run._slotless.discard(i)

@@ -1,0 +1,129 @@
+"""A compiled, runnable DAG and the vocabulary the engine shares with reports.
+
+A :class:`Program` is everything a run needs, compiled once by a registry build
+or by ``DynamicScheduler``: the graph, one callable, binder and policy per task,
+and run-wide settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._clock import REAL_CLOCK, Clock
+from ._graph import Graph
+from ._policies import TaskPolicy
+
+__all__ = [
+    "ASYNC",
+    "CANCELLED",
+    "COMPLETED",
+    "CONTINUE",
+    "FAILED",
+    "SYNC",
+    "TIMED_OUT",
+    "AttemptRow",
+    "Binder",
+    "Program",
+    "callable_kind",
+    "is_fatal",
+]
+
+# How a task's callable is invoked.
+ASYNC = 0  # coroutine function: awaited on the loop
+SYNC = 1  # anything else: run in a worker thread; an awaitable result is awaited on the loop
+
+# Per-task outcome codes (kept small: one list slot per task).
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+TIMED_OUT = "timed_out"
+
+CONTINUE = "continue"  # failure policy: keep running what does not depend on a failed task
+
+_FUNCTION = type(lambda: None)
+
+
+_CO_COROUTINE = inspect.CO_COROUTINE
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """``KeyboardInterrupt``, ``SystemExit`` and the like: they stop the run and are re-raised."""
+    return not isinstance(exc, Exception | asyncio.CancelledError)
+
+
+def callable_kind(fn: Callable[..., Any]) -> int:
+    """Classify ``fn`` as ASYNC or SYNC (see module constants)."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and type(fn) is _FUNCTION:
+        # Fast path for plain functions (the common case).
+        if code.co_flags & _CO_COROUTINE:
+            return ASYNC
+        return SYNC
+    target: Any = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    if inspect.iscoroutinefunction(target):
+        return ASYNC
+    call = getattr(type(target), "__call__", None)  # noqa: B004 - the async __call__ of a callable object
+    if not inspect.isfunction(target) and not inspect.ismethod(target) and inspect.iscoroutinefunction(call):
+        return ASYNC
+    return SYNC
+
+
+class Binder:
+    """Builds one task's call arguments from the run's results.
+
+    Subclasses implement :meth:`bind`; ``needs_await`` tells the engine to
+    pass the arguments through :meth:`resolve` (for awaitable injected values).
+    """
+
+    needs_await = False
+
+    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        raise NotImplementedError
+
+    async def resolve(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Await injected awaitables in place (only called when ``needs_await``)."""
+
+
+@dataclass(slots=True)
+class Program:
+    """A compiled, runnable DAG.
+
+    ``fns``, ``kinds``, ``binders`` and ``policies`` are indexed like ``graph.names``;
+    a policy of ``None`` means a plain call (the fast path).
+    """
+
+    graph: Graph
+    fns: list[Callable[..., Any]]
+    kinds: list[int]
+    binders: list[Binder | None]
+    policies: list[TaskPolicy | None]
+    tails: frozenset[int] = frozenset()
+    concurrency_limit: int | None = None
+    semaphore: asyncio.Semaphore | None = None
+    stage_count: int = 0
+    max_parallelism: int = 0
+    failure_policy: str = "cancel"
+    deadline: float | None = None
+    clock: Clock = REAL_CLOCK
+    #: Per task, the parameters that receive the RunContext (``None``: no task takes one).
+    context_params: list[tuple[str, ...]] | None = None
+    #: Per task, the index of its named pool or -1 (``None``: no pools at all).
+    pools: list[int] | None = None
+    pool_names: list[str] = field(default_factory=list)
+    pool_limits: list[int] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def retries(self) -> list[int]:
+        """Extra attempts per task (0 where no retry policy applies)."""
+        return [p.retries if p is not None else 0 for p in self.policies]
+
+
+AttemptRow = tuple[float, float, str, BaseException | None, float]  # start, end, status, error, delay before
