@@ -10,6 +10,7 @@ import pytest
 
 import astrum
 from astrum import (
+    AstrumConfig,
     F,
     Ref,
     RegisteredTask,
@@ -533,3 +534,26 @@ def test_concurrent_registration_of_one_id_succeeds_exactly_once(fast_switching)
         assert len(losers) == threads - 1
         assert all("already exists" in str(exc) for exc in losers)
         assert reg.get_task("same").function() == winners[0]
+
+
+async def test_an_unchanged_registry_reuses_its_build_and_a_new_task_invalidates_it():
+    reg = SchedulerRegistry("reuse")
+
+    @reg.task()
+    async def first() -> int:
+        return 1
+
+    config = AstrumConfig()
+    one = reg.build_scheduler(config=config)
+    two = reg.build_scheduler(config=AstrumConfig())  # an equal config
+    assert one._program is two._program
+    assert reg.build_scheduler(config=AstrumConfig(concurrency_limit=3))._program is not one._program
+
+    @reg.task()
+    async def second(value: Ref[int, F("first")]) -> int:
+        return value + 1
+
+    three = reg.build_scheduler(config=config)
+    assert three._program is not one._program
+    report = await three.execute()
+    assert report.results == {"first": 1, "second": 2}

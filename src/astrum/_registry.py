@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
 
 DEFAULT_NAMESPACE = "default"
+_MAX_CACHED_BUILDS = 8
 
 F_ = TypeVar("F_")
 
@@ -83,6 +84,10 @@ class SchedulerRegistry:
         self._lock = threading.RLock()
         # Parsed annotations per registered task (see _build.SpecCache); reset when tasks change.
         self._spec_cache: dict[str, Any] = {}
+        # Recent builds, reused while the registry is unchanged: a registry run per request
+        # pays for its build once. Keyed by (version, targets, config, semaphore identity).
+        self._version = 0
+        self._builds: dict[tuple[Any, ...], Any] = {}
 
     def __repr__(self) -> str:
         return f"SchedulerRegistry(name={self.name!r}, tasks={len(self._tasks)})"
@@ -190,6 +195,7 @@ class SchedulerRegistry:
                 pool=pool,
             )
             self._tasks[tid] = record
+            self._changed()
         _set_attribute(fn, "_scheduler_task_id", tid)
         _set_attribute(fn, "_scheduler_registry", self.name)
         _set_attribute(fn, "_scheduler_depends_on", deps)
@@ -197,6 +203,40 @@ class SchedulerRegistry:
         if data is not None:
             _set_attribute(fn, "_scheduler_task_data", data)
         return record
+
+    def _changed(self) -> None:
+        """Forget cached builds (called with the lock held whenever the task set changes)."""
+        self._version += 1
+        self._builds.clear()
+
+    def _cached_build(
+        self,
+        target_tasks: Sequence[str] | None,
+        config: AstrumConfig,
+        concurrency_context: asyncio.Semaphore | None,
+    ) -> Any:
+        from ._build import build
+
+        if config.visualize:  # visualising is part of every build the user asks for
+            return build(self, target_tasks, config, concurrency_context=concurrency_context)
+        targets = None if target_tasks is None else tuple(target_tasks)
+        try:
+            key: tuple[Any, ...] | None = (self._version, targets, config, id(concurrency_context))
+            hash(key)
+        except TypeError:  # an unhashable config value (e.g. a class instance): no caching
+            key = None
+        if key is not None:
+            cached = self._builds.get(key)
+            if cached is not None and cached.concurrency_context is concurrency_context:
+                return cached
+        result = build(self, target_tasks, config, concurrency_context=concurrency_context)
+        if key is not None:
+            with self._lock:
+                if key[0] == self._version:
+                    if len(self._builds) >= _MAX_CACHED_BUILDS:
+                        self._builds.pop(next(iter(self._builds)))
+                    self._builds[key] = result
+        return result
 
     # -- queries -------------------------------------------------------------------------
 
@@ -226,6 +266,7 @@ class SchedulerRegistry:
         with self._lock:
             self._tasks.clear()
             self._spec_cache.clear()
+            self._changed()
 
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._tasks
@@ -273,7 +314,6 @@ class SchedulerRegistry:
         and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured;
         ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs.
         """
-        from ._build import build
         from ._gcpause import gc_paused
 
         if config is None:
@@ -282,7 +322,7 @@ class SchedulerRegistry:
             )
         elif not config.ignore_tail_task and ignore_tail_task:
             config = dataclasses.replace(config, ignore_tail_task=tuple(ignore_tail_task))
-        result = build(self, target_tasks, config, concurrency_context=concurrency_context)
+        result = self._cached_build(target_tasks, config, concurrency_context)
         with gc_paused():
             scheduler = result.scheduler()
         scheduler.context = context
