@@ -8,6 +8,7 @@ so a registry can be built any number of times, also concurrently.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -315,7 +316,11 @@ def _prepare_all(
 
 @dataclass
 class BuildResult:
-    """A validated build: task orders plus everything a scheduler needs."""
+    """A validated build: the compiled program plus what a scheduler reports about it.
+
+    ``prepared`` (per-task build details, used by visualisation) is dropped by
+    :meth:`compact` before a build is cached.
+    """
 
     registry: SchedulerRegistry
     config: AstrumConfig
@@ -324,38 +329,43 @@ class BuildResult:
     program: Program
     prepared: dict[str, _Prepared]
     concurrency_context: asyncio.Semaphore | None = None
+    task_data: dict[str, TaskData] = field(default_factory=dict)
+    retries: dict[str, int | Retry] = field(default_factory=dict)
+    has_data_path: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.prepared:  # a compacted copy: the summaries were passed in
+            return
+        for tid in self.selected:
+            record = self.prepared[tid].record
+            if record.data is not None:
+                self.task_data[tid] = record.data
+            if record.retry:
+                self.retries[tid] = record.retry
+        self.has_data_path = any(self.prepared[t].inputs for t in self.selected)
 
     @property
     def orders(self) -> list[TaskOrder]:
         """One :class:`TaskOrder` per selected task (made on demand)."""
         return orders_from_graph(self.graph)
 
-    def task_data(self) -> dict[str, TaskData]:
-        """Explicit ``TaskData`` of the selected tasks (annotation relations are not materialised)."""
-        out: dict[str, TaskData] = {}
-        for tid in self.selected:
-            data = self.prepared[tid].record.data
-            if data is not None:
-                out[tid] = data
-        return out
+    def compact(self) -> BuildResult:
+        """This build without its per-task build details (what a cache keeps)."""
+        return dataclasses.replace(self, prepared={}) if self.prepared else self
 
     def scheduler(self) -> Any:
         from ._scheduler import DynamicScheduler
 
-        program = self.program
         config = self.config
-        retries: dict[str, int | Retry] = {
-            tid: self.prepared[tid].record.retry for tid in self.selected if self.prepared[tid].record.retry
-        }
         scheduler: Any = DynamicScheduler._from_program(
-            program,
+            self.program,
             None,
             None,
-            task_data_refs=self.task_data(),
-            has_data_path=any(self.prepared[t].inputs for t in self.selected),
+            task_data_refs=dict(self.task_data),
+            has_data_path=self.has_data_path,
             ignore_tail_task=list(config.ignore_tail_task),
             concurrency_context=self.concurrency_context,
-            task_retries=retries,
+            task_retries=dict(self.retries),
             silence=config.silence,
         )
         scheduler.hooks = list(config.hooks)

@@ -235,7 +235,7 @@ class SchedulerRegistry:
                 if key[0] == self._version:
                     if len(self._builds) >= _MAX_CACHED_BUILDS:
                         self._builds.pop(next(iter(self._builds)))
-                    self._builds[key] = result
+                    self._builds[key] = result.compact()
         return result
 
     # -- queries -------------------------------------------------------------------------
