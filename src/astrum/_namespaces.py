@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._config import AstrumConfig
 from ._context import RunContext
@@ -31,6 +31,9 @@ __all__ = [
     "task",
     "use_namespace",
 ]
+
+_T = TypeVar("_T")
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 _registries: dict[str, SchedulerRegistry] = {}
 _registries_lock = threading.Lock()
@@ -77,6 +80,24 @@ def use_namespace(namespace: str) -> Iterator[SchedulerRegistry]:
         yield get_registry(namespace)
     finally:
         _namespace_stack.reset(token)
+
+
+@overload
+def task(
+    task_id: str | None = None,
+    *,
+    depends_on: Sequence[str] | None = None,
+    data: TaskData | None = None,
+    namespace: str | None = None,
+    retry: int | Retry = 0,
+    timeout: float | None = None,
+    isolation: str = "thread",
+    pool: str | None = None,
+) -> Callable[[_T], _T]: ...
+
+
+@overload
+def task(task_id: _Fn, /) -> _Fn: ...
 
 
 def task(

@@ -7,7 +7,7 @@ import dataclasses
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._config import AstrumConfig
 from ._context import RunContext
@@ -27,6 +27,7 @@ DEFAULT_NAMESPACE = "default"
 _MAX_CACHED_BUILDS = 8
 
 F_ = TypeVar("F_")
+Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,22 @@ class SchedulerRegistry:
         return f"SchedulerRegistry(name={self.name!r}, tasks={len(self._tasks)})"
 
     # -- registration --------------------------------------------------------------------
+
+    @overload
+    def task(
+        self,
+        task_id: str | None = None,
+        *,
+        depends_on: Sequence[str] | None = None,
+        data: TaskData | None = None,
+        retry: int | Retry = 0,
+        timeout: float | None = None,
+        isolation: str = "thread",
+        pool: str | None = None,
+    ) -> Callable[[F_], F_]: ...
+
+    @overload
+    def task(self, task_id: Fn, /) -> Fn: ...
 
     def task(
         self,
