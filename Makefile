@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench bench-peers format clean
+.PHONY: demo test test-newest lint bench bench-peers format clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "astrum needs Python >= 3.11"'
@@ -38,6 +38,13 @@ bench: $(STAMP)
 PEERS := benchmarks/.peers
 PY312 ?= $(shell for v in 3.13 3.12; do p=$$(PYENV_VERSION=$$(ls -1 $$HOME/.pyenv/versions 2>/dev/null | grep "^$$v" | tail -1) python$$v -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -n "$$p" ] && echo $$p && break; done)
 
+# The suite again on the newest CPython found (3.12+ starts tasks eagerly: a different code path).
+test-newest:
+	@if [ -z "$(PY312)" ]; then echo "no Python >= 3.12 found; skipping"; else \
+		[ -x .venv-newest/bin/python ] || $(PY312) -m venv .venv-newest; \
+		.venv-newest/bin/python -m pip install --quiet -e '.[dev]' && \
+		.venv-newest/bin/python -m pytest -q; fi
+
 bench-peers:
 	$(PYTHON) -m venv $(PEERS)/upstream
 	$(PEERS)/upstream/bin/pip install --quiet astrum==0.1.2
@@ -46,4 +53,4 @@ bench-peers:
 	else echo "flowrun-dag needs Python >= 3.12; none found, skipping it"; fi
 
 clean:
-	rm -rf $(VENV) dist build .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-newest dist build .mypy_cache .ruff_cache
