@@ -128,7 +128,7 @@ class _Resolver:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
     """What the build knows about one registered task."""
 
@@ -167,8 +167,11 @@ def _prepare(
 def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
     """Resolve every input relation of a task; fill ``inputs``, ``edges``, ``deps``, ``problems``."""
     record = prepared.record
-    tid = record.task_id
     deps = list(record.depends_on)
+    if not prepared.spec.inputs and record.data is None:
+        prepared.deps = deps  # the common case: nothing to resolve
+        return deps
+    tid = record.task_id
     for ref in prepared.spec.inputs:
         try:
             source = resolver.resolve(ref.source, tid, "input")
@@ -570,6 +573,8 @@ def _param_annotation(prep: _Prepared, param: str | int) -> Any:
 
 
 def _signature_problems(prep: _Prepared) -> list[str]:
+    if not prep.spec.params and not prep.inputs:
+        return []
     tid = prep.record.task_id
     # A Ref whose source could not be resolved is already reported; do not report it as unprovided too.
     provided = (
@@ -674,7 +679,10 @@ def _value_fits(value: Any, expected: Any) -> bool:
 
 
 def _type_problems(tid: str, prepared: Mapping[str, _Prepared]) -> list[str]:
-    out: list[str] = _function_input_problems(tid, prepared[tid])
+    prep = prepared[tid]
+    if not prep.edges and not prep.function_inputs:
+        return []
+    out: list[str] = _function_input_problems(tid, prep)
     for source, locator, param, expected in prepared[tid].edges:
         produced = prepared[source].spec.returns
         if produced is NO_ANNOTATION or expected is NO_ANNOTATION:
