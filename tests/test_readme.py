@@ -1,0 +1,28 @@
+"""The README's code runs as printed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_python_blocks_run(tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, "the README has no python example"
+    for k, block in enumerate(blocks):
+        script = tmp_path / f"readme_{k}.py"
+        script.write_text(block, encoding="utf-8")
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+    first = subprocess.run(
+        [sys.executable, str(tmp_path / "readme_0.py")], capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
+    assert first[0] == "completed {'summary': '2 users, 3 orders'}"
+    # Both loaders sleep equally long; whichever ended last released build_report.
+    assert first[1] in ("load_users -> build_report", "load_orders -> build_report")
