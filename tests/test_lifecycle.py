@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import astrum
 from astrum import (
     AstrumConfig,
+    DynamicScheduler,
     ExecutionReport,
     F,
     Ref,
@@ -34,6 +35,7 @@ from astrum import (
     RunHook,
     SchedulerRegistry,
     TaskEvent,
+    TaskOrder,
     TaskRegistrationError,
     fn_hook,
 )
@@ -1462,3 +1464,23 @@ async def test_hooks_hear_how_a_cancelled_run_ended():
         await run_task
 
     assert seen == [("cancel", "slow"), ("skip", "after"), ("end", "cancelled")]
+
+
+async def test_a_manual_scheduler_injects_the_run_context_too():
+    seen: list[tuple[str | None, str | None, int]] = []
+
+    async def load(ctx: RunContext) -> int:
+        seen.append((ctx.task_id, ctx.metadata["tenant"], ctx.attempt))
+        return 1
+
+    def report(ctx: RunContext[dict]) -> str:
+        seen.append((ctx.task_id, ctx.metadata["tenant"], ctx.attempt))
+        return ctx.deps["label"]
+
+    first = TaskOrder("load")
+    scheduler = DynamicScheduler([("load", load), ("report", report)], [first, TaskOrder("report", [first])])
+    result = await scheduler.execute(context=RunContext({"label": "ok"}, metadata={"tenant": "acme"}))
+
+    assert result.execution_state == "completed"
+    assert result.results == {"load": 1, "report": "ok"}
+    assert sorted(seen) == [("load", "acme", 1), ("report", "acme", 1)]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._clock import REAL_CLOCK, Clock
-from ._context import RunContext
+from ._context import RunContext, is_context_annotation
 from ._engine import Run
 from ._errors import SchedulerError, TaskNotFoundError
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
@@ -300,6 +300,7 @@ class DynamicScheduler:
             failure_policy=self.failure_policy,
             deadline=self.deadline,
             clock=self.clock if self.clock is not None else REAL_CLOCK,
+            context_params=_context_params(fns),
         )
 
     async def execute(
@@ -446,6 +447,25 @@ def _policies(
         else:
             out.append(TaskPolicy(retry=retry, timeout=timeout, isolation=mode))
     return out
+
+
+def _context_params(fns: Sequence[TaskCallable]) -> list[tuple[str, ...]] | None:
+    """Per task, the parameters annotated ``RunContext`` (``None`` when no task has one)."""
+    found: list[tuple[str, ...]] = []
+    any_found = False
+    for fn in fns:
+        annotations = getattr(fn, "__annotations__", None)
+        if not annotations:
+            found.append(())
+            continue
+        names = tuple(
+            name
+            for name, annotation in annotations.items()
+            if name != "return" and is_context_annotation(annotation)
+        )
+        any_found = any_found or bool(names)
+        found.append(names)
+    return found if any_found else None
 
 
 def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -> ArgBinder:
