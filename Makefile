@@ -40,10 +40,11 @@ PY312 ?= $(shell for v in 3.13 3.12; do p=$$(PYENV_VERSION=$$(ls -1 $$HOME/.pyen
 
 # The suite again on the newest CPython found (3.12+ starts tasks eagerly: a different code path).
 test-newest:
-	@if [ -z "$(PY312)" ]; then echo "no Python >= 3.12 found; skipping"; else \
-		[ -x .venv-newest/bin/python ] || $(PY312) -m venv .venv-newest; \
-		.venv-newest/bin/python -m pip install --quiet -e '.[dev]' && \
-		.venv-newest/bin/python -m pytest -q; fi
+	@if [ -z "$(PY312)" ]; then echo "no Python >= 3.12 found; skipping"; \
+	elif ! { [ -x .venv-newest/bin/python ] || $(PY312) -m venv .venv-newest; } || \
+		! .venv-newest/bin/python -m pip install --quiet -e '.[dev]'; then \
+		echo "could not set up .venv-newest with $(PY312); skipping"; \
+	else .venv-newest/bin/python -m pytest -q; fi
 
 bench-peers:
 	$(PYTHON) -m venv $(PEERS)/upstream
