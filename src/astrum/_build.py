@@ -19,7 +19,7 @@ from ._config import AstrumConfig
 from ._errors import SchedulerError, TaskRegistrationError
 from ._gcpause import gc_paused
 from ._graph import Graph, TaskOrder, compile_graph, orders_from_graph
-from ._inject import ArgBinder, Input, describe_locator
+from ._inject import ArgBinder, Input, describe_locator, item_target, relation_locator
 from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
 from ._plan import stage_parallelism
 from ._policies import Retry
@@ -196,14 +196,7 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
                     "say which task (DTRela(related_task=...)) or function (from_function=...) provides it."
                 )
                 continue
-            target: str | int = 0
-            if item.to_relation is not None:
-                if item.to_relation.key is not None:
-                    target = item.to_relation.key
-                elif item.to_relation.index is not None:
-                    target = item.to_relation.index
-            if isinstance(target, int) and 0 <= target < len(params):
-                target = params[target]
+            target = item_target(item, params)
             if source_rel.from_function is not None:
                 prepared.inputs.append(
                     Input(
@@ -218,15 +211,13 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
             except _Problem as problem:
                 prepared.problems.append(str(problem))
                 continue
-            locator: str | int | None = None
-            if not source_rel.single_item:
-                locator = source_rel.key if source_rel.key is not None else source_rel.index
-                if locator is None:
-                    prepared.problems.append(
-                        f"Data item in task {tid} has a from_relation with neither key, index nor "
-                        f"single_item=True (input[{k}]); choose one."
-                    )
-                    continue
+            locator = relation_locator(source_rel)
+            if locator is None and not source_rel.single_item:
+                prepared.problems.append(
+                    f"Data item in task {tid} has a from_relation with neither key, index nor "
+                    f"single_item=True (input[{k}]); choose one."
+                )
+                continue
             prepared.inputs.append(Input(target=target, source=source, locator=locator))
             prepared.edges.append((source, locator, target, item.allow_data_model or NO_ANNOTATION))
             deps.append(source)

@@ -56,6 +56,32 @@ def _extract(value: Any, locator: str | int) -> Any:
     return list(value)[locator]
 
 
+def item_target(item: Any, params: Sequence[str]) -> str | int:
+    """The parameter an explicit input ``DataItem`` fills.
+
+    ``to_relation.key`` names it; ``to_relation.index`` (default 0) is a position,
+    turned into the name of the parameter there when the signature has one.
+    """
+    relation = item.to_relation
+    target: str | int = 0
+    if relation is not None:
+        if relation.key is not None:
+            target = relation.key
+        elif relation.index is not None:
+            target = relation.index
+    if isinstance(target, int) and 0 <= target < len(params):
+        target = params[target]
+    return target
+
+
+def relation_locator(relation: Any) -> str | int | None:
+    """What a ``from_relation`` reads: ``None`` for the whole value, else its key or index."""
+    if relation.single_item:
+        return None
+    locator: str | int | None = relation.key if relation.key is not None else relation.index
+    return locator
+
+
 class ArgBinder(Binder):
     """Binds a task's inputs; keyword targets become kwargs, int targets positional args."""
 

@@ -118,7 +118,6 @@ class Program:
     pools: list[int] | None = None
     pool_names: list[str] = field(default_factory=list)
     pool_limits: list[int] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def retries(self) -> list[int]:

@@ -16,7 +16,7 @@ from ._errors import SchedulerError, TaskNotFoundError
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
 from ._gcpause import gc_paused
 from ._graph import TaskOrder, orders_from_graph
-from ._inject import ArgBinder, Input
+from ._inject import ArgBinder, Input, item_target, relation_locator
 from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
 from ._policies import (
     Retry,
@@ -493,21 +493,11 @@ def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -
 def input_from_item(task: str, item: Any, params: Sequence[str]) -> Input:
     """Translate one explicit input ``DataItem`` into an :class:`Input`."""
     source_rel = item.from_relation
-    target_rel = item.to_relation
-    target: str | int = 0
-    if target_rel is not None:
-        if target_rel.key is not None:
-            target = target_rel.key
-        elif target_rel.index is not None:
-            position: int = target_rel.index
-            target = params[position] if 0 <= position < len(params) else position
+    target = item_target(item, params)
     if source_rel is None:
         raise SchedulerError(
             f"Task '{task}' has an input data item without from_relation; say where it comes from."
         )
     if source_rel.from_function is not None:
         return Input(target=target, source=None, from_function=source_rel.from_function, use_function=True)
-    locator: str | int | None = None
-    if not source_rel.single_item:
-        locator = source_rel.key if source_rel.key is not None else source_rel.index
-    return Input(target=target, source=source_rel.related_task, locator=locator)
+    return Input(target=target, source=source_rel.related_task, locator=relation_locator(source_rel))
