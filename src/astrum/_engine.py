@@ -44,12 +44,13 @@ from ._program import (
     callable_kind,
     is_fatal,
 )
-from ._threads import worker_pool
+from ._threads import Job, worker_pool
 
 __all__ = ["Binder", "Program", "Run", "attempt_rows", "callable_kind"]
 
 _EAGER = sys.version_info >= (3, 12)
 _BURST = 512  # ready tasks from which a launch burst pauses the cyclic collector
+_LAUNCH_BATCH = 2048  # tasks launched per pump before the loop gets a turn (bounds tasks in flight)
 
 
 class _InjectionError(Exception):
@@ -86,6 +87,8 @@ class Run:
         self._remaining = [len(p) for p in graph.parents]
         self._ready: deque[int] = deque()
         self._pumping = False
+        self._pump_scheduled = False
+        self._budget = _LAUNCH_BATCH  # launches left before the loop gets a turn
         self._failed = False
         self._active = 0
         self._unfinished = n - len(program.tails)
@@ -93,14 +96,13 @@ class Run:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Sync tasks with nothing to await around them run straight in a worker thread
         # (no asyncio task); their results come back in batches through _drain_threads.
-        semaphore_free = program.semaphore is None
-        self._threaded_fast = [
-            kind == SYNC and policy is None and semaphore_free and i not in program.tails
-            and not (binder is not None and binder.needs_await)
-            for i, (kind, policy, binder) in enumerate(zip(program.kinds, program.policies, program.binders, strict=True))
-        ]  # fmt: skip
+        self._threaded_fast = program.threaded()
+        # ... and a worker runs a sync child that only its task feeds at once (see Program.chain_next).
+        self._chain_next = program.chain_next() if bus is None else None
+        self._continued = bytearray(n) if self._chain_next is not None else None
+        self._base_context = contextvars.copy_context()
         self._in_threads = 0
-        self._thread_results: deque[tuple[int, bool, Any, float]] = deque()
+        self._thread_results: deque[tuple[int, bool, Any, float, bool]] = deque()
         self._drain_scheduled = False
         self._threads_idle: asyncio.Future[None] | None = None
         self.epoch0 = 0.0
@@ -136,6 +138,7 @@ class Run:
         """
         loop = asyncio.get_running_loop()
         self._loop = loop
+        self._base_context = contextvars.copy_context()
         self._done = loop.create_future()
         self.epoch0 = time.time()
         self.perf0 = self._now()
@@ -227,7 +230,12 @@ class Run:
             await asyncio.wait(victims)
 
     def _pump(self) -> None:
-        """Launch ready tasks (iteratively: eager tasks that finish at once only enqueue)."""
+        """Launch ready tasks (iteratively: eager tasks that finish at once only enqueue).
+
+        At most ``_LAUNCH_BATCH`` tasks start per loop turn; the rest follow on the next
+        turn, after the launched ones took their first step, so a million ready no-op tasks
+        never exist as a million asyncio tasks at once.
+        """
         if self._pumping:
             return
         self._pumping = True
@@ -243,14 +251,19 @@ class Run:
             tails = self.program.tails
             threaded = self._threaded_fast
             pools = self.program.pools
-            ready_at = self.ready_at if limit is None else None
-            now = self._now()
+            node = self._node
+            running = self.running
+            budget = self._budget
             while ready and not self._failed:
                 if limit is not None and self._active >= limit:
                     break
+                if not budget:
+                    if not self._pump_scheduled:
+                        self._pump_scheduled = True
+                        loop.call_soon(self._pump_again)  # type: ignore[union-attr]
+                    break
+                budget -= 1
                 i = ready.popleft()
-                if ready_at is not None and not ready_at[i]:
-                    ready_at[i] = now
                 if pools is not None and pools[i] >= 0 and not self._take_pool_slot(i, pools[i]):
                     continue  # parked until its pool has a free slot; holds no global slot meanwhile
                 self._active += 1
@@ -258,17 +271,23 @@ class Run:
                     self._launch_in_thread(i)
                     continue
                 if _EAGER:
-                    task = asyncio.Task(self._node(i), loop=loop, eager_start=True)  # type: ignore[call-arg]
+                    task = asyncio.Task(node(i), loop=loop, eager_start=True)  # type: ignore[call-arg]
                 else:
-                    task = asyncio.Task(self._node(i), loop=loop)
+                    task = asyncio.Task(node(i), loop=loop)
                 if not task.done():
-                    self.running[i] = task
+                    running[i] = task
                 if i in tails:
                     self.tail_tasks[i] = task
+            self._budget = budget
         finally:
             self._pumping = False
             if paused:
                 gc.enable()
+
+    def _pump_again(self) -> None:
+        self._pump_scheduled = False
+        self._budget = _LAUNCH_BATCH
+        self._pump()
 
     # -- sync tasks in worker threads ------------------------------------------------------
 
@@ -294,9 +313,20 @@ class Run:
         self._in_threads += 1
         worker_pool().submit((self, i, self.program.fns[i], args, kwargs, contextvars.copy_context()))
 
-    def thread_result(self, key: int, ok: bool, value: Any) -> None:
-        """Called in a worker thread when a sync task returns or raises."""
-        self._thread_results.append((key, ok, value, self._now()))
+    def thread_result(self, key: int, ok: bool, value: Any) -> Job | None:
+        """Called in a worker thread when a sync task returns or raises.
+
+        Returns the next job for the same thread: the task's chained child (see
+        :meth:`Program.chain_next`), already marked started, or ``None``.
+        """
+        now = self._now()
+        follow = None
+        chain = self._chain_next
+        if chain is not None and ok and not self._failed:
+            child = chain[key]
+            if child >= 0 and not inspect.isawaitable(value):
+                follow = self._follow_in_thread(key, value, child, now)
+        self._thread_results.append((key, ok, value, now, follow is not None))
         if not self._drain_scheduled:
             self._drain_scheduled = True
             loop = self._loop
@@ -305,6 +335,26 @@ class Run:
                 loop.call_soon_threadsafe(self._drain_threads)
             except RuntimeError:
                 pass  # the loop is gone: the run was abandoned
+        return follow
+
+    def _follow_in_thread(self, parent: int, value: Any, child: int, now: float) -> Job | None:
+        """In a worker thread: start ``child``, whose only parent just returned ``value``."""
+        binder = self.program.binders[child]
+        if binder is None:
+            args: list[Any] = []
+            kwargs: dict[str, Any] = {}
+        else:
+            self.results[self.names[parent]] = value  # the loop records the same value when it drains
+            try:
+                args, kwargs = binder.bind(self.results)
+            except Exception:
+                return None  # the loop launches the child as usual and reports the error
+        assert self._continued is not None
+        self._continued[child] = 1
+        self.ready_at[child] = now
+        self.start_at[child] = now
+        self.began[child] = 1
+        return (self, child, self.program.fns[child], args, kwargs, self._base_context.copy())
 
     def _drain_threads(self) -> None:
         """On the loop: account for every sync task that finished since the last drain."""
@@ -312,8 +362,8 @@ class Run:
         pending = self._thread_results
         names = self.names
         while pending:
-            i, ok, value, end = pending.popleft()
-            if i in self.abandoned:
+            i, ok, value, end, followed = pending.popleft()
+            if i in self.abandoned or self.deadline_hit:
                 continue  # given up at the deadline; the late result is discarded
             self._in_threads -= 1
             self.end_at[i] = end
@@ -322,6 +372,9 @@ class Run:
                 self.status[i] = CANCELLED
                 self.finished.append(i)
                 self._leave(i)
+                if followed:  # its chained child is running in the thread: wait for it too
+                    self._in_threads += 1
+                    self._active += 1
             elif ok:
                 if inspect.isawaitable(value):
                     self._await_in_task(i, value)
@@ -535,12 +588,19 @@ class Run:
         remaining = self._remaining
         ready = self._ready
         program = self.program
+        ready_at = self.ready_at
+        end = self.end_at[i]
+        continued = self._continued
         for child in program.graph.children[i]:
             remaining[child] -= 1
             if remaining[child] == 0:
+                if continued is not None and continued[child]:
+                    # Already running in this task's worker thread (see thread_result).
+                    self._active += 1
+                    self._in_threads += 1
+                    continue
                 ready.append(child)
-                if program.concurrency_limit is not None:
-                    self.ready_at[child] = self._now()
+                ready_at[child] = end
         if i not in program.tails:
             self._unfinished -= 1
             if self._unfinished == 0:

@@ -118,6 +118,52 @@ class Program:
     pools: list[int] | None = None
     pool_names: list[str] = field(default_factory=list)
     pool_limits: list[int] = field(default_factory=list)
+    _threaded: list[bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _chain_next: list[int] | None = field(default=None, init=False, repr=False, compare=False)
+    _chained: bool | None = field(default=None, init=False, repr=False, compare=False)
+
+    def threaded(self) -> list[bool]:
+        """Per task: a sync task that runs straight in a worker thread (no asyncio task around it)."""
+        if self._threaded is None:
+            semaphore_free = self.semaphore is None
+            tails = self.tails
+            self._threaded = [
+                kind == SYNC and policy is None and semaphore_free and i not in tails
+                and not (binder is not None and binder.needs_await)
+                for i, (kind, policy, binder) in enumerate(zip(self.kinds, self.policies, self.binders, strict=True))
+            ]  # fmt: skip
+        return self._threaded
+
+    def chain_next(self) -> list[int] | None:
+        """Per threaded task, a child its worker thread may run next (-1: none); ``None`` if no task has one.
+
+        The child must be threaded too, have this task as its only parent, and need
+        nothing from the loop (no pool, no RunContext): it becomes ready exactly when
+        its parent ends, so the worker runs it at once instead of a round trip to the loop.
+        """
+        if self._chained is None:
+            threaded = self.threaded()
+            graph = self.graph
+            parents, children = graph.parents, graph.children
+            context_params, pools = self.context_params, self.pools
+            chain = [-1] * len(threaded)
+            found = False
+            for i, kids in enumerate(children):
+                if not threaded[i] or not kids:
+                    continue
+                for c in kids:
+                    if (
+                        threaded[c]
+                        and len(parents[c]) == 1
+                        and (context_params is None or not context_params[c])
+                        and (pools is None or pools[c] < 0)
+                    ):
+                        chain[i] = c
+                        found = True
+                        break
+            self._chain_next = chain if found else None
+            self._chained = found
+        return self._chain_next
 
     @property
     def retries(self) -> list[int]:

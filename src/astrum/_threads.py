@@ -25,7 +25,8 @@ MAX_WORKERS = max(32, 8 * (os.cpu_count() or 1))
 class ThreadResultSink(Protocol):
     """Receives the outcome of a job, in the worker thread."""
 
-    def thread_result(self, key: int, ok: bool, value: Any) -> None: ...
+    def thread_result(self, key: int, ok: bool, value: Any) -> Job | None:
+        """Record the outcome; optionally return a job the same thread runs next."""
 
 
 Job = tuple[ThreadResultSink, int, Callable[..., Any], list[Any], dict[str, Any], contextvars.Context]
@@ -75,15 +76,16 @@ class WorkerPool:
             job = jobs.get()  # a job was claimed for this worker before it was queued
             if job is None:
                 return
-            sink, key, fn, args, kwargs, context = job
-            try:
-                value = context.run(fn, *args, **kwargs)
-                ok = True
-            except BaseException as exc:  # delivered to the loop, never lost in the thread
-                value, ok = exc, False
-            del job, fn, args, kwargs, context
-            sink.thread_result(key, ok, value)
-            del sink, value
+            while job is not None:  # a sink may hand back a follow-up job for this thread
+                sink, key, fn, args, kwargs, context = job
+                try:
+                    value = context.run(fn, *args, **kwargs)
+                    ok = True
+                except BaseException as exc:  # delivered to the loop, never lost in the thread
+                    value, ok = exc, False
+                del job, fn, args, kwargs, context
+                job = sink.thread_result(key, ok, value)
+                del sink, value
             with lock:
                 self._idle += 1
 
@@ -102,6 +104,7 @@ class _FutureSink:
             self.loop.call_soon_threadsafe(_settle, self.future, ok, value)
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting any more
+        return None
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
