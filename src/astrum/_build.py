@@ -128,21 +128,21 @@ class _Resolver:
         )
 
 
-@dataclass(slots=True)
 class _Prepared:
     """What the build knows about one registered task."""
 
-    record: RegisteredTask
-    receiver: Receiver
-    spec: CallableSpec
-    inputs: list[Input] = field(default_factory=list)
-    edges: list[tuple[str, Any, str | int, Any]] = field(
-        default_factory=list
-    )  # (source, locator, param, expected)
-    deps: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    # (param, from_function, expected type) of explicit from_function inputs
-    function_inputs: list[tuple[str | int, Any, Any]] = field(default_factory=list)
+    __slots__ = ("deps", "edges", "function_inputs", "inputs", "problems", "receiver", "record", "spec")
+
+    def __init__(self, record: RegisteredTask, receiver: Receiver, spec: CallableSpec) -> None:
+        self.record = record
+        self.receiver = receiver
+        self.spec = spec
+        self.inputs: list[Input] = []
+        self.edges: list[tuple[str, Any, str | int, Any]] = []  # (source, locator, param, expected)
+        self.deps: list[str] = []
+        self.problems: list[str] = []
+        # (param, from_function, expected type) of explicit from_function inputs
+        self.function_inputs: list[tuple[str | int, Any, Any]] = []
 
 
 def _prepare(
@@ -489,8 +489,11 @@ def _build(
             )
 
     for tid in selected:
-        problems.extend(_signature_problems(prepared[tid]))
-        problems.extend(_isolation_problems(prepared[tid], receivers.get(tid)))
+        prep = prepared[tid]
+        if prep.spec.params or prep.inputs:
+            problems.extend(_signature_problems(prep))
+        if prep.record.isolation == "process":
+            problems.extend(_isolation_problems(prep, receivers.get(tid)))
     if not config.skip_type_check:
         for tid in selected:
             problems.extend(_type_problems(tid, prepared))
@@ -563,9 +566,19 @@ def _param_annotation(prep: _Prepared, param: str | int) -> Any:
     return NO_ANNOTATION
 
 
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
 def _signature_problems(prep: _Prepared) -> list[str]:
-    if not prep.spec.params and not prep.inputs:
+    params, inputs = prep.spec.params, prep.inputs
+    if not params and not inputs:
         return []
+    if len(params) == len(inputs):
+        for p, inp in zip(params, inputs, strict=True):
+            if p.kind not in _NAMED or p.name != inp.target:
+                break
+        else:
+            return []  # every parameter is fed by name, in order: nothing to report (the common case)
     tid = prep.record.task_id
     # A Ref whose source could not be resolved is already reported; do not report it as unprovided too.
     provided = (
@@ -590,12 +603,12 @@ def _signature_problems(prep: _Prepared) -> list[str]:
                 f"Task '{tid}' parameter '{p.name}' has no value: no Ref/F relation, data item or default "
                 f"provides it. Annotate it as Ref[<type>, F('<task>', ...)] or give it a default."
             )
-    params = {p.name for p in prep.spec.params}
+    names = {p.name for p in prep.spec.params}
     accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in prep.spec.params)
     for inp in prep.inputs:
         if (
             isinstance(inp.target, str)
-            and inp.target not in params
+            and inp.target not in names
             and not accepts_kwargs
             and prep.spec.params
         ):

@@ -90,12 +90,20 @@ class RunContext(Generic[Deps]):
         return f"RunContext(deps={self.deps!r}, metadata={self.metadata!r}, run_id={self.run_id!r}, task_id={self.task_id!r})"
 
 
+_ANNOTATED = type(typing.Annotated[int, "x"])
+
+
 def is_context_annotation(annotation: Any) -> bool:
     """Whether a (resolved or string) annotation asks for the run context.
 
     ``RunContext``, ``RunContext[X]`` and optional forms (``RunContext | None``,
     ``Optional[RunContext[X]]``) all do, written as objects or as strings.
     """
+    kind = type(annotation)
+    if kind is type:  # a plain class (the common case)
+        return annotation is RunContext
+    if kind is _ANNOTATED:
+        return annotation.__origin__ is RunContext  # type: ignore[no-any-return]
     if isinstance(annotation, str):
         text = annotation.strip().strip("'\"")
         if text.startswith(("Optional[", "typing.Optional[")) and text.endswith("]"):

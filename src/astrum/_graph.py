@@ -108,6 +108,13 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
         if not deps:
             parents.append(())
             continue
+        if len(deps) == 1:
+            j = index.get(deps[0])
+            if j is None:
+                missing.append(f"{name} -> {deps[0]}")
+            else:
+                parents.append((j,))
+            continue
         resolved: dict[int, None] = {}  # ordered and de-duplicated in O(degree)
         for dep in deps:
             j = index.get(dep)
@@ -151,7 +158,7 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
     for i in topo:
         ps = parents[i]
         if ps:
-            levels[i] = 1 + max(levels[p] for p in ps)
+            levels[i] = 1 + (levels[ps[0]] if len(ps) == 1 else max([levels[p] for p in ps]))
     return Graph(
         names=tuple(names),
         index=index,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import SchedulerError
 from ._program import Binder
@@ -22,8 +21,7 @@ def describe_locator(source: str, locator: str | int | None) -> str:
     return f"F({source!r})" if locator is None else f"F({source!r}, {locator!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
+class Input(NamedTuple):
     """One injected argument.
 
     ``target`` is the parameter: a name (keyword argument) or a position.
@@ -91,6 +89,11 @@ class ArgBinder(Binder):
         self.task = task
         self.inputs = tuple(inputs)
         self.receiver = (receiver,) if has_receiver else ()
+        if len(self.inputs) == 1 and type(self.inputs[0].target) is str:  # one keyword input: the common case
+            self._keyword: tuple[Input, ...] = self.inputs
+            self._positional: tuple[Input, ...] = ()
+            self.needs_await = self.inputs[0].use_function
+            return
         self._keyword = tuple(inp for inp in self.inputs if isinstance(inp.target, str))
         self._positional = tuple(sorted((inp for inp in self.inputs if isinstance(inp.target, int)),
                                         key=lambda inp: inp.target))  # fmt: skip

@@ -5,19 +5,18 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._transport import underlying_function
 
 __all__ = ["Receiver", "classify", "find_receiver", "owner_label"]
 
+_FUNCTION = type(lambda: None)
 INSTANCE = "instance"
 CLASS = "class"
 
 
-@dataclass(frozen=True, slots=True)
-class Receiver:
+class Receiver(NamedTuple):
     """How a registered object is called.
 
     ``call`` is the callable astrum invokes; ``kind`` is ``None`` (no receiver),
@@ -63,6 +62,8 @@ def _lookup_class(owner: tuple[str, str], instances: Sequence[Any]) -> type | No
 
 def classify(obj: Any, instances: Sequence[Any]) -> Receiver:
     """Work out how to call a registered object (see :class:`Receiver`)."""
+    if type(obj) is _FUNCTION and "." not in obj.__qualname__:
+        return Receiver(obj, None, None)  # a module-level function (the common case)
     if isinstance(obj, staticmethod):
         return Receiver(obj.__func__, None, None)
     if isinstance(obj, classmethod):

@@ -72,6 +72,8 @@ class Retry:
 
 def as_retry(value: Any, task_id: str) -> Retry | None:
     """``retry=`` as given to ``@task``: ``N`` means ``Retry(retries=N, delay=0)``; 0 means none."""
+    if value == 0 and type(value) is int:
+        return None
     if isinstance(value, Retry):
         return value if value.retries else None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

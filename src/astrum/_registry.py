@@ -64,6 +64,9 @@ def default_task_id(obj: Any) -> str:
     return name
 
 
+_FUNCTION = type(lambda: None)
+
+
 def _set_attribute(obj: Any, name: str, value: Any) -> None:
     try:
         setattr(obj, name, value)
@@ -200,7 +203,9 @@ class SchedulerRegistry:
                 for dep in deps:
                     if dep not in data.from_tasks:
                         data.from_tasks.append(dep)
-            record = RegisteredTask(
+            # The frozen dataclass's fields, set in one step (registration is on the hot path).
+            record = object.__new__(RegisteredTask)
+            record.__dict__.update(
                 task_id=tid,
                 function=fn,
                 depends_on=deps,
@@ -210,15 +215,23 @@ class SchedulerRegistry:
                 isolation=mode,
                 retry_policy=retry_policy,
                 pool=pool,
+                implementation=None,
             )
             self._tasks[tid] = record
             self._changed()
-        _set_attribute(fn, "_scheduler_task_id", tid)
-        _set_attribute(fn, "_scheduler_registry", self.name)
-        _set_attribute(fn, "_scheduler_depends_on", deps)
-        _set_attribute(fn, "_scheduler_retry", record.retry)
+        marks = {
+            "_scheduler_task_id": tid,
+            "_scheduler_registry": self.name,
+            "_scheduler_depends_on": deps,
+            "_scheduler_retry": record.retry,
+        }
         if data is not None:
-            _set_attribute(fn, "_scheduler_task_data", data)
+            marks["_scheduler_task_data"] = data
+        if type(fn) is _FUNCTION:
+            fn.__dict__.update(marks)
+        else:
+            for key, value in marks.items():
+                _set_attribute(fn, key, value)
         return record
 
     def _changed(self) -> None:

@@ -15,9 +15,9 @@ import inspect
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
-from ._context import is_context_annotation
+from ._context import RunContext, is_context_annotation
 
 __all__ = [
     "NO_ANNOTATION",
@@ -78,9 +78,17 @@ class _NoAnnotation:
 
 NO_ANNOTATION: Any = _NoAnnotation()
 
+_ANNOTATED_ALIAS = type(Annotated[int, "x"])
+_POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
+_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+_VAR_POSITIONAL = inspect.Parameter.VAR_POSITIONAL
+_VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
+_FUNCTION = type(lambda: None)
+_VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
-@dataclass(frozen=True, slots=True)
-class ParamInfo:
+
+class ParamInfo(NamedTuple):
     """One parameter of a task callable (receiver excluded)."""
 
     name: str
@@ -89,8 +97,7 @@ class ParamInfo:
     annotation: Any
 
 
-@dataclass(frozen=True, slots=True)
-class InputRef:
+class InputRef(NamedTuple):
     """A parameter fed by ``F(source, locator)``; ``expected`` is ``X`` of ``Ref[X, ...]``."""
 
     param: str
@@ -99,8 +106,7 @@ class InputRef:
     expected: Any
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnPush:
+class ReturnPush(NamedTuple):
     """``-> Ref[X, T(target, local, target_param)]``: part of the result feeds another task."""
 
     target: TaskRef
@@ -109,8 +115,7 @@ class ReturnPush:
     expected: Any
 
 
-@dataclass(frozen=True, slots=True)
-class CallableSpec:
+class CallableSpec(NamedTuple):
     """What astrum needs to know about a task callable, parsed once."""
 
     params: tuple[ParamInfo, ...]
@@ -165,7 +170,7 @@ def _resolve(annotation: Any, namespaces: Callable[[], tuple[dict[str, Any], Map
 
 def _signature_params(fn: Any) -> list[ParamInfo]:
     func = fn
-    if inspect.isfunction(func):
+    if type(func) is _FUNCTION or inspect.isfunction(func):
         code = func.__code__
         posonly = code.co_posonlyargcount
         argcount = code.co_argcount
@@ -177,32 +182,26 @@ def _signature_params(fn: Any) -> list[ParamInfo]:
         first_default = argcount - len(defaults)
         params: list[ParamInfo] = []
         for k in range(argcount):
-            kind = (
-                inspect.Parameter.POSITIONAL_ONLY if k < posonly else inspect.Parameter.POSITIONAL_OR_KEYWORD
-            )
+            kind = _POSITIONAL_ONLY if k < posonly else _POSITIONAL_OR_KEYWORD
             name = names[k]
             params.append(ParamInfo(name, kind, k >= first_default, annotations.get(name, NO_ANNOTATION)))
         index = argcount
         if code.co_flags & inspect.CO_VARARGS:
             name = names[argcount + kwonly]
-            params.append(
-                ParamInfo(name, inspect.Parameter.VAR_POSITIONAL, True, annotations.get(name, NO_ANNOTATION))
-            )
+            params.append(ParamInfo(name, _VAR_POSITIONAL, True, annotations.get(name, NO_ANNOTATION)))
         for k in range(index, index + kwonly):
             name = names[k]
             params.append(
                 ParamInfo(
                     name,
-                    inspect.Parameter.KEYWORD_ONLY,
+                    _KEYWORD_ONLY,
                     name in kwdefaults,
                     annotations.get(name, NO_ANNOTATION),
                 )
             )
         if code.co_flags & inspect.CO_VARKEYWORDS:
             name = names[argcount + kwonly + (1 if code.co_flags & inspect.CO_VARARGS else 0)]
-            params.append(
-                ParamInfo(name, inspect.Parameter.VAR_KEYWORD, True, annotations.get(name, NO_ANNOTATION))
-            )
+            params.append(ParamInfo(name, _VAR_KEYWORD, True, annotations.get(name, NO_ANNOTATION)))
         return params
     signature = inspect.signature(func)
     return [
@@ -217,7 +216,7 @@ def _signature_params(fn: Any) -> list[ParamInfo]:
 
 
 def _return_annotation(fn: Any) -> Any:
-    if inspect.isfunction(fn):
+    if type(fn) is _FUNCTION or inspect.isfunction(fn):
         return fn.__annotations__.get("return", NO_ANNOTATION)
     try:
         ann = inspect.signature(fn).return_annotation
@@ -235,7 +234,49 @@ def _relation_meta(annotation: Any) -> tuple[Any, list[Any]]:
     return base, [m for m in metadata if isinstance(m, From | To | tuple)]
 
 
-_ANNOTATED_ALIAS = type(Annotated[int, "x"])
+def _parse_plain(fn: Any) -> CallableSpec | None:
+    """The common case, fast: a plain function with named parameters, evaluated annotations,
+    at most one ``F(...)`` per parameter and a plain return type. ``None``: use the full parser.
+    """
+    code = fn.__code__
+    if code.co_flags & _VARIADIC or code.co_posonlyargcount:
+        return None
+    annotations = fn.__annotations__
+    returns = annotations.get("return", NO_ANNOTATION)
+    if not (returns is NO_ANNOTATION or returns is None or type(returns) is type):
+        return None
+    argcount = code.co_argcount
+    count = argcount + code.co_kwonlyargcount
+    if not count:
+        return CallableSpec((), (), (), returns, ())
+    names = code.co_varnames
+    defaults = fn.__defaults__
+    kwdefaults = fn.__kwdefaults__
+    first_default = argcount - (len(defaults) if defaults else 0)
+    params: list[ParamInfo] = []
+    inputs: list[InputRef] = []
+    for k in range(count):
+        name = names[k]
+        annotation = annotations.get(name, NO_ANNOTATION)
+        kind = type(annotation)
+        if kind is _ANNOTATED_ALIAS:
+            meta = annotation.__metadata__
+            if len(meta) != 1 or type(meta[0]) is not From:
+                return None
+            base = annotation.__origin__
+            relation = meta[0]
+            locator = relation.locator
+            if base is RunContext or not (locator is None or type(locator) is str or type(locator) is int):
+                return None
+            inputs.append(InputRef(name, relation.task, locator, base))
+        elif kind is str or (annotation is not NO_ANNOTATION and is_context_annotation(annotation)):
+            return None
+        if k < argcount:
+            params.append(ParamInfo(name, _POSITIONAL_OR_KEYWORD, k >= first_default, annotation))
+        else:
+            has_default = kwdefaults is not None and name in kwdefaults
+            params.append(ParamInfo(name, _KEYWORD_ONLY, has_default, annotation))
+    return CallableSpec(tuple(params), tuple(inputs), (), returns, ())
 
 
 def parse_callable(
@@ -249,6 +290,15 @@ def parse_callable(
         names: extra names string annotations may use (task function names).
         skip_first: drop the first parameter (the receiver of a method task).
     """
+    if type(fn) is _FUNCTION and not skip_first:
+        spec = _parse_plain(fn)
+        if spec is not None:
+            return spec
+    return _parse_full(task_id, fn, names, skip_first=skip_first)
+
+
+def _parse_full(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: bool) -> CallableSpec:
+    """:func:`parse_callable` for every kind of callable and annotation."""
     problems: list[str] = []
     cache: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
 
@@ -267,8 +317,8 @@ def parse_callable(
         and raw_params
         and raw_params[0].kind
         in (
-            inspect.Parameter.POSITIONAL_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            _POSITIONAL_ONLY,
+            _POSITIONAL_OR_KEYWORD,
         )
     ):
         raw_params = raw_params[1:]

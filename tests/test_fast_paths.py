@@ -1,0 +1,259 @@
+"""Fast paths keep the behaviour of the general ones.
+
+Sync chains run link after link in one worker thread, launches come in batches,
+registration fills records in one step, and plain functions are parsed by a
+short path: each must give exactly what the general path gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from typing import Annotated, Any
+
+import pytest
+
+from astrum import AstrumConfig, ExecutionState, F, Ref, RegisteredTask, RunContext, SchedulerRegistry, T
+from astrum._engine import _LAUNCH_BATCH, Run
+from astrum._transport import From, _parse_full, parse_callable
+
+
+def sync_chain(
+    registry: SchedulerRegistry, length: int, threads: list[int], fail_at: int | None = None
+) -> None:
+    """Tasks s0 .. s{length-1}; each adds one to its parent's value and notes its thread."""
+
+    def make(k: int) -> Any:
+        if k == 0:
+
+            def first() -> int:
+                threads.append(threading.get_ident())
+                return 0
+
+            return first
+
+        def link(value: int) -> int:
+            threads.append(threading.get_ident())
+            if k == fail_at:
+                raise ValueError(f"link {k} broke")
+            return value + 1
+
+        link.__annotations__ = {"value": Annotated[int, F(f"s{k - 1}")], "return": int}
+        return link
+
+    for k in range(length):
+        registry.task(f"s{k}", depends_on=[f"s{k - 1}"] if k else None)(make(k))
+
+
+async def test_a_sync_chain_passes_every_value_down_in_one_worker_thread(monkeypatch: pytest.MonkeyPatch):
+    registry = SchedulerRegistry("sync-chain")
+    threads: list[int] = []
+    sync_chain(registry, 50, threads)
+    followed: list[int] = []
+    original = Run._follow_in_thread
+
+    def spy(self: Run, parent: int, value: Any, child: int, now: float) -> Any:
+        followed.append(child)
+        return original(self, parent, value, child, now)
+
+    monkeypatch.setattr(Run, "_follow_in_thread", spy)
+
+    report = await registry.run()
+
+    assert len(followed) == 49, "every link after the first should start in its parent's thread"
+
+    assert report.execution_state == ExecutionState.COMPLETED
+    assert report.task_return_set["s49"] == 49
+    assert len(set(threads)) == 1, "each link should run where its parent ran"
+    assert threading.get_ident() not in threads, "sync tasks never run on the event loop"
+    stats = {s.task_name: s for s in report.task_statistics}
+    for k in range(1, 50):
+        assert stats[f"s{k}"].start_time >= stats[f"s{k - 1}"].end_time
+
+
+async def test_a_failing_link_of_a_sync_chain_stops_the_links_after_it():
+    registry = SchedulerRegistry("sync-chain-fail")
+    threads: list[int] = []
+    sync_chain(registry, 10, threads, fail_at=4)
+
+    report = await registry.run()
+
+    assert report.execution_state == ExecutionState.FAILED
+    assert report.failed_tasks == 1
+    assert report.successful_tasks == 4
+    assert "link 4 broke" in report.error_summary[0]
+    assert len(threads) == 5, "no link after the failed one may start"
+
+
+async def test_a_sync_chain_with_hooks_reports_every_link_in_order():
+    registry = SchedulerRegistry("sync-chain-hooks")
+    sync_chain(registry, 5, [])
+    events: list[tuple[str, str]] = []
+
+    class Recorder:
+        def on_task_start(self, event: Any) -> None:
+            events.append(("start", event.task_id))
+
+        def on_task_success(self, event: Any) -> None:
+            events.append(("success", event.task_id))
+
+    report = await registry.run(config=AstrumConfig(hooks=(Recorder(),)))
+
+    assert report.successful_tasks == 5
+    expected = [(kind, f"s{k}") for k in range(5) for kind in ("start", "success")]
+    assert events == expected
+
+
+async def test_a_sync_child_that_wants_the_run_context_still_gets_it():
+    registry = SchedulerRegistry("sync-chain-context")
+
+    @registry.task("a")
+    def a() -> int:
+        return 1
+
+    @registry.task("b")
+    def b(value: Ref[int, F("a")], ctx: RunContext[str]) -> str:
+        return f"{ctx.deps}:{value}"
+
+    report = await registry.run(context=RunContext(deps="deps"))
+
+    assert report.task_return_set["b"] == "deps:1"
+
+
+async def test_caller_cancellation_waits_for_the_running_sync_chain():
+    registry = SchedulerRegistry("sync-chain-cancel")
+    finished: list[int] = []
+
+    def make(k: int) -> Any:
+        def link() -> None:
+            time.sleep(0.02)
+            finished.append(k)
+
+        return link
+
+    for k in range(20):
+        registry.task(f"c{k}", depends_on=[f"c{k - 1}"] if k else None)(make(k))
+
+    run = asyncio.ensure_future(registry.run())
+    await asyncio.sleep(0.1)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    settled = len(finished)
+    await asyncio.sleep(0.1)
+    assert len(finished) == settled, "no link may run after the run was cancelled and returned"
+    assert 0 < settled < 20
+
+
+async def test_more_ready_tasks_than_a_launch_batch_all_run_and_overlap():
+    registry = SchedulerRegistry("wide-sleepers")
+    count = 2 * _LAUNCH_BATCH + 100
+
+    async def nap() -> None:
+        await asyncio.sleep(0.2)
+
+    for k in range(count):
+        registry.task(f"n{k}")(nap)
+
+    started = time.perf_counter()
+    report = await registry.run()
+    elapsed = time.perf_counter() - started
+
+    assert report.successful_tasks == count
+    # Batches only bound how many start per loop turn: every sleeper still sleeps at the same time.
+    assert elapsed < 2.0, f"{elapsed:.2f} s: batches waited for each other"
+
+
+async def test_no_op_tasks_never_pile_up_beyond_a_launch_batch():
+    registry = SchedulerRegistry("wide-noop")
+    alive: list[int] = []
+
+    async def noop() -> None:
+        alive.append(len(asyncio.all_tasks()))
+
+    count = 4 * _LAUNCH_BATCH
+    for k in range(count):
+        registry.task(f"w{k}")(noop)
+
+    report = await registry.run()
+
+    assert report.successful_tasks == count
+    assert max(alive) <= 2 * _LAUNCH_BATCH + 10
+
+
+def test_a_registered_record_has_every_field_of_the_dataclass():
+    registry = SchedulerRegistry("records")
+
+    def job() -> None:
+        return None
+
+    record = registry.register(job, "job", depends_on=["x"], timeout=2.0)
+
+    expected = RegisteredTask(task_id="job", function=job, depends_on=("x",), retry=0, timeout=2.0)
+    assert record == expected
+    assert set(vars(record)) == {f.name for f in dataclasses.fields(RegisteredTask)}
+    assert job._scheduler_task_id == "job"  # type: ignore[attr-defined]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.task_id = "other"  # type: ignore[misc]
+
+
+class Payload:
+    pass
+
+
+def _no_params() -> int:
+    return 1
+
+
+def _no_annotations(a, b=2, *, c=3):  # type: ignore[no-untyped-def]
+    return a
+
+
+def _refs(a: Ref[int, F("x")], b: Ref[dict, F("y", "key")], *, c: Ref[list, F("z", 0)] = []) -> Payload:
+    return Payload()
+
+
+def _mixed(a: int, b: Annotated[str, "not a relation"], ctx: RunContext[Any]) -> None:
+    return None
+
+
+def _string_ann(a: "Ref[int, F('x')]") -> int:  # noqa: UP037
+    return a
+
+
+def _push() -> Ref[int, T("t", None, "p")]:
+    return 1
+
+
+def _variadic(*args: int, **kwargs: int) -> None:
+    return None
+
+
+def _positional_only(a: int, /) -> None:
+    return None
+
+
+def _optional_return(a: Ref[int, F("x")]) -> int | None:
+    return a
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _no_params,
+        _no_annotations,
+        _refs,
+        _mixed,
+        _string_ann,
+        _push,
+        _variadic,
+        _positional_only,
+        _optional_return,
+    ],
+)
+def test_the_short_parser_agrees_with_the_full_one(fn: Any):
+    assert parse_callable("t", fn, {"F": From, "Ref": Ref}) == _parse_full(
+        "t", fn, {"F": From, "Ref": Ref}, skip_first=False
+    )
