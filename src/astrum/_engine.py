@@ -30,6 +30,8 @@ from ._attempts import run_attempts
 from ._context import RunContext
 from ._errors import TaskTimeoutError, describe_exception
 from ._events import EventBus, RunEvent, TaskEvent
+from ._inline import AVAILABLE as _INLINE_AVAILABLE
+from ._inline import Resumed, Spare, cancel_suspended, enter_task, leave_task
 from ._program import (
     ASYNC,
     CANCELLED,
@@ -49,6 +51,8 @@ from ._threads import Job, worker_pool
 __all__ = ["Binder", "Program", "Run", "attempt_rows", "callable_kind"]
 
 _EAGER = sys.version_info >= (3, 12)
+# Before 3.12 (no eager tasks) an async task's first step runs inline; see astrum._inline.
+_INLINE = not _EAGER and _INLINE_AVAILABLE
 _BURST = 512  # ready tasks from which a launch burst pauses the cyclic collector
 _LAUNCH_BATCH = 2048  # tasks launched per pump before the loop gets a turn (bounds tasks in flight)
 
@@ -101,6 +105,9 @@ class Run:
         self._chain_next = program.chain_next() if bus is None else None
         self._continued = bytearray(n) if self._chain_next is not None else None
         self._base_context = contextvars.copy_context()
+        self._inline = program.inline() if _INLINE else None
+        self._spare: Spare | None = None
+        self._retired: set[Spare] = set()  # spares given up after a first step changed them, until they end
         self._in_threads = 0
         self._thread_results: deque[tuple[int, bool, Any, float, bool]] = deque()
         self._drain_scheduled = False
@@ -169,6 +176,13 @@ class Run:
             if watchdog is not None:
                 watchdog.cancel()
                 await asyncio.wait([watchdog])
+            spares = list(self._retired)
+            if self._spare is not None:
+                self._spare.dispose()
+                spares.append(self._spare)
+                self._spare = None
+            if spares:
+                await asyncio.wait([spare.task for spare in spares])
         self.perf_end = self._now()
         if self.fatal is not None:
             raise self.fatal
@@ -254,6 +268,9 @@ class Run:
             node = self._node
             running = self.running
             budget = self._budget
+            inline = self._inline
+            current = asyncio.current_task(loop) if inline is not None else None
+            base_context = self._base_context  # every task runs in a copy of the caller's context
             while ready and not self._failed:
                 if limit is not None and self._active >= limit:
                     break
@@ -270,10 +287,15 @@ class Run:
                 if threaded[i]:
                     self._launch_in_thread(i)
                     continue
+                if inline is not None and inline[i]:
+                    self._launch_inline(i, loop, current)  # type: ignore[arg-type]
+                    continue
                 if _EAGER:
-                    task = asyncio.Task(node(i), loop=loop, eager_start=True)  # type: ignore[call-arg]
+                    task = asyncio.Task(  # type: ignore[call-arg]
+                        node(i), loop=loop, eager_start=True, context=base_context.copy()
+                    )
                 else:
-                    task = asyncio.Task(node(i), loop=loop)
+                    task = asyncio.Task(node(i), loop=loop, context=base_context.copy())
                 if not task.done():
                     running[i] = task
                 if i in tails:
@@ -288,6 +310,118 @@ class Run:
         self._pump_scheduled = False
         self._budget = _LAUNCH_BATCH
         self._pump()
+
+    # -- async tasks whose first step runs inline (Python 3.11) ------------------------------
+
+    def _launch_inline(
+        self, i: int, loop: asyncio.AbstractEventLoop, current: asyncio.Task[Any] | None
+    ) -> None:
+        program = self.program
+        name = self.names[i]
+        self.start_at[i] = self._now()
+        self.began[i] = 1
+        binder = program.binders[i]
+        if binder is None:
+            args: list[Any] = []
+            kwargs: dict[str, Any] = {}
+        else:
+            try:
+                args, kwargs = binder.bind(self.results)
+            except Exception as exc:
+                self.end_at[i] = self._now()
+                self._final_failure(i, name, exc)
+                return
+        if program.context_params is not None and program.context_params[i]:
+            self._inject_context(i, kwargs, 1)
+        if self.bus is not None:
+            self._task_event("task_start", i, 1)
+        spare = self._spare
+        if spare is None:
+            spare = self._spare = Spare(loop, self._base_context.copy(), self._adopt, self._orphaned)
+        try:
+            coro = program.fns[i](*args, **kwargs)
+            if not hasattr(coro, "send"):  # an awaitable that is not a coroutine
+                self._await_in_task(i, coro)
+                return
+            if current is not None:
+                leave_task(loop, current)
+            enter_task(loop, spare.task)
+            try:
+                yielded = spare.context.run(coro.send, None)
+            finally:
+                leave_task(loop, spare.task)
+                if current is not None:
+                    enter_task(loop, current)
+        except StopIteration as stop:
+            self.end_at[i] = self._now()
+            self._keep_spare(spare)
+            self._complete(i, stop.value)
+            return
+        except BaseException as exc:  # raised in its first step (a CancelledError too: nobody cancelled it)
+            self.end_at[i] = self._now()
+            self._keep_spare(spare)
+            if is_fatal(exc) and self.fatal is None:
+                self.fatal = exc
+            self._final_failure(i, name, exc)
+            return
+        # Suspended: the spare task adopts the coroutine and drives it on.
+        self._spare = None
+        throw: BaseException | None = None
+        if spare.task.cancelling() or spare.task.done():  # it cancelled its own task, then waited
+            context = spare.context
+            spare = Spare(loop, context, self._adopt, self._orphaned)
+            throw = asyncio.CancelledError()
+        spare.hand_over((i, coro, yielded, throw))
+        self.running[i] = spare.task
+
+    def _keep_spare(self, spare: Spare) -> None:
+        """After a first step that finished: keep the spare unless the step changed it."""
+        if spare.task.cancelling() or spare.task.done() or spare.context != self._base_context:
+            self._spare = None  # it set context variables or cancelled its task: start afresh
+            spare.dispose()
+            self._retired.add(spare)
+
+    def _orphaned(self, spare: Spare) -> None:
+        """A spare task ended without adopting: retired, disposed, or cancelled before it could run."""
+        self._retired.discard(spare)
+        adoption = spare.orphan()
+        if adoption is None:
+            return
+        i, coro, yielded, _ = adoption
+        cancel_suspended(coro, yielded, spare.context)
+        self.end_at[i] = self._now()
+        self.status[i] = CANCELLED
+        self.finished.append(i)
+        self._leave(i)
+
+    async def _adopt(self, spare: Spare) -> Any:
+        adoption, cancelled = await spare.wait()
+        if adoption is None:
+            return None  # disposed unused
+        i, coro, yielded, throw = adoption
+        if cancelled and throw is None:
+            throw = asyncio.CancelledError()
+        try:
+            value = await Resumed(coro, yielded, throw)
+        except asyncio.CancelledError as exc:
+            self.end_at[i] = self._now()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                self.status[i] = CANCELLED
+                self.finished.append(i)
+                self._leave(i)
+                raise
+            self._final_failure(i, self.names[i], exc)  # it raised CancelledError itself: a failure
+            return None
+        except BaseException as exc:
+            self.end_at[i] = self._now()
+            if is_fatal(exc) and self.fatal is None:
+                self.fatal = exc
+            self._final_failure(i, self.names[i], exc)
+            return None
+        self.end_at[i] = self._now()
+        self._complete(i, value)
+        return value
 
     # -- sync tasks in worker threads ------------------------------------------------------
 
@@ -311,7 +445,7 @@ class Run:
         if self.bus is not None:
             self._task_event("task_start", i, 1)
         self._in_threads += 1
-        worker_pool().submit((self, i, self.program.fns[i], args, kwargs, contextvars.copy_context()))
+        worker_pool().submit((self, i, self.program.fns[i], args, kwargs, self._base_context.copy()))
 
     def thread_result(self, key: int, ok: bool, value: Any) -> Job | None:
         """Called in a worker thread when a sync task returns or raises.

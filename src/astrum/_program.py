@@ -121,6 +121,19 @@ class Program:
     _threaded: list[bool] | None = field(default=None, init=False, repr=False, compare=False)
     _chain_next: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _chained: bool | None = field(default=None, init=False, repr=False, compare=False)
+    _inline: list[bool] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def inline(self) -> list[bool]:
+        """Per task: an async task whose first step may run inline (see ``astrum._inline``)."""
+        if self._inline is None:
+            semaphore_free = self.semaphore is None
+            tails = self.tails
+            self._inline = [
+                kind == ASYNC and policy is None and semaphore_free and i not in tails
+                and not (binder is not None and binder.needs_await)
+                for i, (kind, policy, binder) in enumerate(zip(self.kinds, self.policies, self.binders, strict=True))
+            ]  # fmt: skip
+        return self._inline
 
     def threaded(self) -> list[bool]:
         """Per task: a sync task that runs straight in a worker thread (no asyncio task around it)."""
