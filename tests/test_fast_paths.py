@@ -183,7 +183,7 @@ async def test_no_op_tasks_never_pile_up_beyond_a_launch_batch():
     assert max(alive) <= 2 * _LAUNCH_BATCH + 10
 
 
-def test_a_registered_record_has_every_field_of_the_dataclass():
+def test_a_registered_record_is_the_frozen_dataclass_with_what_was_passed():
     registry = SchedulerRegistry("records")
 
     def job() -> None:
@@ -193,7 +193,6 @@ def test_a_registered_record_has_every_field_of_the_dataclass():
 
     expected = RegisteredTask(task_id="job", function=job, depends_on=("x",), retry=0, timeout=2.0)
     assert record == expected
-    assert set(vars(record)) == {f.name for f in dataclasses.fields(RegisteredTask)}
     assert job._scheduler_task_id == "job"  # type: ignore[attr-defined]
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.task_id = "other"  # type: ignore[misc]
@@ -257,3 +256,137 @@ def test_the_short_parser_agrees_with_the_full_one(fn: Any):
     assert parse_callable("t", fn, {"F": From, "Ref": Ref}) == _parse_full(
         "t", fn, {"F": From, "Ref": Ref}, skip_first=False
     )
+
+
+# -- async tasks whose first step runs inline -------------------------------------------------------
+
+
+async def test_asyncio_timeout_inside_a_task_cancels_that_task_only():
+    registry = SchedulerRegistry("inline-timeout")
+
+    @registry.task("slow")
+    async def slow() -> str:
+        async with asyncio.timeout(0.05):
+            await asyncio.sleep(5)
+        return "never"
+
+    @registry.task("fine")
+    async def fine() -> str:
+        await asyncio.sleep(0.1)
+        return "ok"
+
+    started = time.perf_counter()
+    report = await registry.run(config=AstrumConfig(failure_policy="continue"))
+
+    assert time.perf_counter() - started < 2
+    stats = {s.task_name: s for s in report.task_statistics}
+    assert stats["slow"].status == "failed"
+    assert isinstance(report.exceptions["slow"], TimeoutError)
+    assert report.task_return_set["fine"] == "ok"
+
+
+async def test_a_task_group_inside_a_task_runs_its_children():
+    registry = SchedulerRegistry("inline-taskgroup")
+
+    @registry.task("fan")
+    async def fan() -> list[int]:
+        async def child(k: int) -> int:
+            await asyncio.sleep(0.01)
+            return k
+
+        async with asyncio.TaskGroup() as group:
+            children = [group.create_task(child(k)) for k in range(3)]
+        return [c.result() for c in children]
+
+    report = await registry.run()
+
+    assert report.task_return_set["fan"] == [0, 1, 2]
+
+
+async def test_a_task_sees_one_current_task_across_its_awaits_and_it_is_not_the_callers():
+    registry = SchedulerRegistry("inline-current")
+    seen: list[asyncio.Task[Any] | None] = []
+
+    @registry.task("t")
+    async def t() -> None:
+        seen.append(asyncio.current_task())
+        await asyncio.sleep(0.01)
+        seen.append(asyncio.current_task())
+
+    report = await registry.run()
+
+    assert report.successful_tasks == 1
+    assert seen[0] is not None
+    assert seen[0] is seen[1]
+    assert seen[0] is not asyncio.current_task()
+
+
+async def test_context_variables_set_by_a_task_stay_in_that_task():
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+    registry = SchedulerRegistry("inline-context")
+    seen: dict[str, str] = {}
+
+    @registry.task("writer")
+    async def writer() -> None:
+        var.set("writer")
+        await asyncio.sleep(0.01)
+        seen["writer"] = var.get()
+
+    @registry.task("reader", depends_on=["writer"])
+    async def reader() -> None:
+        seen["reader"] = var.get()
+
+    @registry.task("quick")
+    async def quick() -> None:
+        var.set("quick")
+
+    await registry.run()
+
+    assert seen == {"writer": "writer", "reader": "caller"}
+    assert var.get() == "caller"
+
+
+async def test_no_task_is_left_behind_after_a_run():
+    registry = SchedulerRegistry("inline-cleanup")
+
+    @registry.task("a")
+    async def a() -> int:
+        return 1
+
+    @registry.task("b")
+    async def b() -> int:
+        await asyncio.sleep(0)
+        return 2
+
+    report = await registry.run()
+
+    assert report.successful_tasks == 2
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_a_task_started_and_waiting_is_reported_cancelled_when_a_sibling_fails():
+    registry = SchedulerRegistry("inline-cancel")
+    cleaned: list[str] = []
+
+    @registry.task("waits")
+    async def waits() -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cleaned.append("waits")
+            raise
+
+    @registry.task("fails")
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    report = await registry.run()
+
+    stats = {s.task_name: s for s in report.task_statistics}
+    assert stats["fails"].status == "failed"
+    assert stats["waits"].status == "cancelled"
+    assert cleaned == ["waits"]
+    assert asyncio.all_tasks() == {asyncio.current_task()}

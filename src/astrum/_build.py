@@ -153,6 +153,10 @@ def _prepare(
 ) -> _Prepared:
     cache = registry._spec_cache
     cached = cache.get(record.task_id)
+    if cached is not None and cached[0] is record and cached[3] is not None:
+        return _Prepared(
+            record, cached[3], cached[2]
+        )  # analysed at registration (see SchedulerRegistry.register)
     receiver = classify(record.function, instances)
     skip_first = receiver.kind is not None
     if cached is not None and cached[0] is record and cached[1] == skip_first:
@@ -160,8 +164,8 @@ def _prepare(
     else:
         spec = parse_callable(record.task_id, receiver.call, names, skip_first=skip_first)
         if not spec.problems:
-            cache[record.task_id] = (record, skip_first, spec)
-    return _Prepared(record=record, receiver=receiver, spec=spec)
+            cache[record.task_id] = (record, skip_first, spec, None)
+    return _Prepared(record, receiver, spec)
 
 
 def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
@@ -178,7 +182,7 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
         except _Problem as problem:
             prepared.problems.append(str(problem))
             continue
-        prepared.inputs.append(Input(target=ref.param, source=source, locator=ref.locator))
+        prepared.inputs.append(Input(ref.param, source, ref.locator))
         prepared.edges.append((source, ref.locator, ref.param, ref.expected))
         deps.append(source)
     data = record.data
@@ -420,11 +424,19 @@ def _build(
     resolver = _Resolver(tasks)
 
     # Resolve inputs of the selected tasks, and pushes (T relations) into them.
-    for tid in selected:
-        _sources(prepared[tid], resolver)
+    ordered = [prepared[tid] for tid in selected]
+    pushers: list[_Prepared] = []
+    for prep in ordered:
+        if prep.spec.inputs or prep.record.data is not None:
+            _sources(prep, resolver)
+        else:
+            prep.deps = list(prep.record.depends_on)  # nothing to resolve (the common case)
+        if prep.spec.pushes or prep.record.data is not None:
+            pushers.append(prep)
     push_expected: dict[tuple[str, str | int], Any] = {}
-    for tid in selected:
-        for target, pushed, expected in _pushes(prepared[tid], resolver):
+    for prep in pushers:
+        tid = prep.record.task_id
+        for target, pushed, expected in _pushes(prep, resolver):
             if target not in chosen:
                 continue
             target_prep = prepared[target]
@@ -439,14 +451,41 @@ def _build(
             target_prep.edges.append((tid, pushed.locator, param, _param_annotation(target_prep, param)))
             push_expected[(target, param)] = expected
 
+    # One pass of checks; problems are reported grouped by kind, in this order.
     unknown: list[str] = []
-    for tid in selected:
-        prep = prepared[tid]
-        problems.extend(prep.spec.problems)
-        problems.extend(prep.problems)
-        for dep in prep.record.depends_on:
+    receivers: dict[str, tuple[bool, Any]] = {}
+    missing: dict[str, list[str]] = {}
+    pool_problems: list[str] = []
+    call_problems: list[str] = []
+    pool_names = list(config.pools)
+    for prep in ordered:
+        record = prep.record
+        tid = record.task_id
+        if prep.spec.problems:
+            problems.extend(prep.spec.problems)
+        if prep.problems:
+            problems.extend(prep.problems)
+        for dep in record.depends_on:
             if dep not in tasks:
                 unknown.append(f"{tid} -> {dep}")
+        receiver = prep.receiver
+        if receiver.kind is not None:
+            found, value = find_receiver(receiver, config.class_instances)
+            if found:
+                receivers[tid] = (True, value)
+            else:
+                label = owner_label(receiver.owner) if receiver.owner else repr(receiver.call)
+                missing.setdefault(label, []).append(tid)
+        pool = record.pool
+        if pool is not None and pool not in config.pools and check_pools:
+            pool_problems.append(
+                f"Task '{tid}' uses pool '{pool}', which the configuration does not define "
+                f"(pools: {pool_names}). Add it: AstrumConfig(pools={{'{pool}': <size>}})."
+            )
+        if prep.spec.params or prep.inputs:
+            call_problems.extend(_signature_problems(prep))
+        if record.isolation == "process":
+            call_problems.extend(_isolation_problems(prep, receivers.get(tid)))
     if unknown:
         message = (
             f"Registry '{registry.name}' has unknown dependencies: {sorted(unknown)}. "
@@ -455,20 +494,6 @@ def _build(
         if not collect_all:
             raise TaskRegistrationError(message, problems=unknown)
         problems.append(message)
-
-    # Receivers of class-scoped tasks.
-    receivers: dict[str, tuple[bool, Any]] = {}
-    missing: dict[str, list[str]] = {}
-    for tid in selected:
-        receiver = prepared[tid].receiver
-        if receiver.kind is None:
-            continue
-        found, value = find_receiver(receiver, config.class_instances)
-        if not found:
-            label = owner_label(receiver.owner) if receiver.owner else repr(receiver.call)
-            missing.setdefault(label, []).append(tid)
-            continue
-        receivers[tid] = (True, value)
     if missing:
         detail = "; ".join(f"{label}: {sorted(ids)}" for label, ids in missing.items())
         message = (
@@ -478,22 +503,8 @@ def _build(
         if not collect_all:
             raise TaskRegistrationError(message)
         problems.append(message)
-
-    pool_names = list(config.pools)
-    for tid in selected:
-        pool = prepared[tid].record.pool
-        if pool is not None and pool not in config.pools and check_pools:
-            problems.append(
-                f"Task '{tid}' uses pool '{pool}', which the configuration does not define "
-                f"(pools: {pool_names}). Add it: AstrumConfig(pools={{'{pool}': <size>}})."
-            )
-
-    for tid in selected:
-        prep = prepared[tid]
-        if prep.spec.params or prep.inputs:
-            problems.extend(_signature_problems(prep))
-        if prep.record.isolation == "process":
-            problems.extend(_isolation_problems(prep, receivers.get(tid)))
+    problems.extend(pool_problems)
+    problems.extend(call_problems)
     if not config.skip_type_check:
         for tid in selected:
             problems.extend(_type_problems(tid, prepared))
@@ -506,13 +517,26 @@ def _build(
     if problems:
         raise TaskRegistrationError(_TRANSPORT_HEADER + "\n- ".join(problems), problems=problems)
 
-    graph = compile_graph((tid, prepared[tid].deps) for tid in selected)
+    graph = compile_graph(zip(selected, [prep.deps for prep in ordered], strict=True))
     binders: list[Binder | None] = []
+    fns: list[Any] = []
+    kinds: list[int] = []
+    policies: list[Any] = []
+    context_params: list[tuple[str, ...]] = []
+    pools: list[int] = []
     validate = config.validate_values
-    for tid in selected:
-        prep = prepared[tid]
-        has_receiver, receiver_value = receivers.get(tid, (False, None))
-        if prep.record.implementation is not None:
+    for prep in ordered:
+        record = prep.record
+        tid = record.task_id
+        implementation = record.implementation
+        fn = implementation if implementation is not None else prep.receiver.call
+        fns.append(fn)
+        kinds.append(callable_kind(fn))
+        policies.append(record.policy)
+        context_params.append(prep.spec.context_params)
+        pools.append(pool_names.index(record.pool) if record.pool else -1)
+        has_receiver, receiver_value = receivers.get(tid, (False, None)) if receivers else (False, None)
+        if implementation is not None:
             has_receiver = False  # an override is called with the injected arguments only
         if not prep.inputs and not has_receiver:
             binders.append(None)
@@ -521,20 +545,14 @@ def _build(
         if validate:
             inputs = [_with_check(tid, inp, prep) for inp in inputs]
         binders.append(ArgBinder(tid, inputs, receiver_value, has_receiver))
-    fns = [
-        impl if (impl := prepared[tid].record.implementation) is not None else prepared[tid].receiver.call
-        for tid in selected
-    ]
-    context_params = [prepared[tid].spec.context_params for tid in selected]
-    pools = [pool_names.index(p) if (p := prepared[tid].record.pool) else -1 for tid in selected]
     limit = config.effective_concurrency_limit if concurrency_context is None else None
     stage_count, max_parallelism = stage_parallelism(graph)
     program = Program(
         graph=graph,
         fns=fns,
-        kinds=[callable_kind(fn) for fn in fns],
+        kinds=kinds,
         binders=binders,
-        policies=[prepared[tid].record.policy for tid in selected],
+        policies=policies,
         tails=frozenset(graph.index[t] for t in config.ignore_tail_task if t in graph.index),
         concurrency_limit=limit,
         semaphore=concurrency_context,

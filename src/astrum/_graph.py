@@ -104,7 +104,8 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
 
     parents: list[tuple[int, ...]] = []
     missing: list[str] = []
-    for name, deps in zip(names, raw_deps, strict=True):
+    ordered = True  # every task listed after its dependencies: the listing is a topological order
+    for i, (name, deps) in enumerate(zip(names, raw_deps, strict=True)):
         if not deps:
             parents.append(())
             continue
@@ -114,6 +115,8 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
                 missing.append(f"{name} -> {deps[0]}")
             else:
                 parents.append((j,))
+                if j >= i:
+                    ordered = False
             continue
         resolved: dict[int, None] = {}  # ordered and de-duplicated in O(degree)
         for dep in deps:
@@ -122,6 +125,8 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
                 missing.append(f"{name} -> {dep}")
             else:
                 resolved[j] = None
+                if j >= i:
+                    ordered = False
         parents.append(tuple(resolved))
     if missing:
         raise TaskDependencyError(
@@ -131,28 +136,31 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
 
     n = len(names)
     child_lists: list[list[int]] = [[] for _ in range(n)]
-    indegree = [0] * n
     for i, ps in enumerate(parents):
-        indegree[i] = len(ps)
         for p in ps:
             child_lists[p].append(i)
 
-    topo: list[int] = [i for i in range(n) if indegree[i] == 0]
-    remaining = indegree[:]
-    head = 0
-    while head < len(topo):
-        i = topo[head]
-        head += 1
-        for c in child_lists[i]:
-            remaining[c] -= 1
-            if remaining[c] == 0:
-                topo.append(c)
-    if len(topo) < n:
-        cycle = _find_cycle(names, parents, remaining)
-        raise TaskOrderLoopError(
-            [f"Cycle detected: {' -> '.join(cycle)}"],
-            cycle=cycle,
-        )
+    if ordered:
+        topo: Sequence[int] = range(n)
+    else:
+        indegree = [len(ps) for ps in parents]
+        found = [i for i in range(n) if indegree[i] == 0]
+        remaining = indegree[:]
+        head = 0
+        while head < len(found):
+            i = found[head]
+            head += 1
+            for c in child_lists[i]:
+                remaining[c] -= 1
+                if remaining[c] == 0:
+                    found.append(c)
+        if len(found) < n:
+            cycle = _find_cycle(names, parents, remaining)
+            raise TaskOrderLoopError(
+                [f"Cycle detected: {' -> '.join(cycle)}"],
+                cycle=cycle,
+            )
+        topo = found
 
     levels = [0] * n
     for i in topo:

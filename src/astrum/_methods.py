@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from ._transport import underlying_function
 
-__all__ = ["Receiver", "classify", "find_receiver", "owner_label"]
+__all__ = ["Receiver", "classify", "find_receiver", "owner_label", "owner_path"]
 
 _FUNCTION = type(lambda: None)
 INSTANCE = "instance"
@@ -29,7 +29,8 @@ class Receiver(NamedTuple):
     owner: tuple[str, str] | None
 
 
-def _owner_path(func: Any) -> tuple[str, str] | None:
+def owner_path(func: Any) -> tuple[str, str] | None:
+    """``(module, class qualname)`` of the class body defining ``func``; ``None`` outside classes."""
     qualname = getattr(func, "__qualname__", "")
     if "." not in qualname:
         return None
@@ -68,10 +69,10 @@ def classify(obj: Any, instances: Sequence[Any]) -> Receiver:
         return Receiver(obj.__func__, None, None)
     if isinstance(obj, classmethod):
         func = obj.__func__
-        return Receiver(func, CLASS, _owner_path(func))
+        return Receiver(func, CLASS, owner_path(func))
     if not inspect.isfunction(obj):
         return Receiver(obj, None, None)
-    owner = _owner_path(obj)
+    owner = owner_path(obj)
     if owner is None:
         return Receiver(obj, None, None)
     klass = _lookup_class(owner, instances)

@@ -14,9 +14,10 @@ from ._context import RunContext
 from ._errors import TaskRegistrationError
 from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
+from ._methods import Receiver, owner_path
 from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
-from ._transport import underlying_function
+from ._transport import parse_plain, underlying_function
 
 if TYPE_CHECKING:
     from ._taskdata import TaskData
@@ -30,7 +31,7 @@ F_ = TypeVar("F_")
 Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegisteredTask:
     """A task as registered: its id, the object registered, its dependencies and retry count."""
 
@@ -203,9 +204,7 @@ class SchedulerRegistry:
                 for dep in deps:
                     if dep not in data.from_tasks:
                         data.from_tasks.append(dep)
-            # The frozen dataclass's fields, set in one step (registration is on the hot path).
-            record = object.__new__(RegisteredTask)
-            record.__dict__.update(
+            record = RegisteredTask(
                 task_id=tid,
                 function=fn,
                 depends_on=deps,
@@ -215,10 +214,11 @@ class SchedulerRegistry:
                 isolation=mode,
                 retry_policy=retry_policy,
                 pool=pool,
-                implementation=None,
             )
             self._tasks[tid] = record
             self._changed()
+            if type(fn) is _FUNCTION:
+                self._analyse(record)
         marks = {
             "_scheduler_task_id": tid,
             "_scheduler_registry": self.name,
@@ -233,6 +233,19 @@ class SchedulerRegistry:
             for key, value in marks.items():
                 _set_attribute(fn, key, value)
         return record
+
+    def _analyse(self, record: RegisteredTask) -> None:
+        """Parse a plain function's signature now, when nothing a build is given can change it.
+
+        Functions outside class bodies with evaluated annotations (the common case) are
+        parsed once here; anything else (string annotations, class-scoped functions,
+        ``TaskData``) is parsed by the build, which knows the names and instances involved.
+        """
+        if record.data is not None or owner_path(record.function) is not None:
+            return
+        spec = parse_plain(record.function)
+        if spec is not None:
+            self._spec_cache[record.task_id] = (record, False, spec, Receiver(record.function, None, None))
 
     def _changed(self) -> None:
         """Forget cached builds (called with the lock held whenever the task set changes)."""

@@ -234,7 +234,7 @@ def _relation_meta(annotation: Any) -> tuple[Any, list[Any]]:
     return base, [m for m in metadata if isinstance(m, From | To | tuple)]
 
 
-def _parse_plain(fn: Any) -> CallableSpec | None:
+def parse_plain(fn: Any) -> CallableSpec | None:
     """The common case, fast: a plain function with named parameters, evaluated annotations,
     at most one ``F(...)`` per parameter and a plain return type. ``None``: use the full parser.
     """
@@ -291,7 +291,7 @@ def parse_callable(
         skip_first: drop the first parameter (the receiver of a method task).
     """
     if type(fn) is _FUNCTION and not skip_first:
-        spec = _parse_plain(fn)
+        spec = parse_plain(fn)
         if spec is not None:
             return spec
     return _parse_full(task_id, fn, names, skip_first=skip_first)
