@@ -137,12 +137,26 @@ class _Prepared:
         self.record = record
         self.receiver = receiver
         self.spec = spec
-        self.inputs: list[Input] = []
-        self.edges: list[tuple[str, Any, str | int, Any]] = []  # (source, locator, param, expected)
-        self.deps: list[str] = []
-        self.problems: list[str] = []
+        # Shared empty tuples until :meth:`own` (most tasks never add anything: a million
+        # tasks need no four million empty lists).
+        self.inputs: list[Input] = _NOTHING
+        self.edges: list[tuple[str, Any, str | int, Any]] = _NOTHING  # (source, locator, param, expected)
+        self.deps: list[str] = _NOTHING
+        self.problems: list[str] = _NOTHING
         # (param, from_function, expected type) of explicit from_function inputs
-        self.function_inputs: list[tuple[str | int, Any, Any]] = []
+        self.function_inputs: list[tuple[str | int, Any, Any]] = _NOTHING
+
+    def own(self) -> None:
+        """Give the task lists of its own, before anything is added to them."""
+        if isinstance(self.inputs, tuple):
+            self.inputs = list(self.inputs)
+            self.edges = list(self.edges)
+            self.deps = list(self.deps)
+            self.problems = list(self.problems)
+            self.function_inputs = list(self.function_inputs)
+
+
+_NOTHING: Any = ()
 
 
 def _prepare(
@@ -153,10 +167,9 @@ def _prepare(
 ) -> _Prepared:
     cache = registry._spec_cache
     cached = cache.get(record.task_id)
-    if cached is not None and cached[0] is record and cached[3] is not None:
-        return _Prepared(
-            record, cached[3], cached[2]
-        )  # analysed at registration (see SchedulerRegistry.register)
+    if cached is not None and cached[0] is record and cached[3]:
+        # Analysed at registration (see SchedulerRegistry.register): a plain call.
+        return _Prepared(record, Receiver(record.function, None, None), cached[2])
     receiver = classify(record.function, instances)
     skip_first = receiver.kind is not None
     if cached is not None and cached[0] is record and cached[1] == skip_first:
@@ -164,13 +177,14 @@ def _prepare(
     else:
         spec = parse_callable(record.task_id, receiver.call, names, skip_first=skip_first)
         if not spec.problems:
-            cache[record.task_id] = (record, skip_first, spec, None)
+            cache[record.task_id] = (record, skip_first, spec, False)
     return _Prepared(record, receiver, spec)
 
 
 def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
     """Resolve every input relation of a task; fill ``inputs``, ``edges``, ``deps``, ``problems``."""
     record = prepared.record
+    prepared.own()
     deps = list(record.depends_on)
     if not prepared.spec.inputs and record.data is None:
         prepared.deps = deps  # the common case: nothing to resolve
@@ -233,6 +247,7 @@ def _pushes(prepared: _Prepared, resolver: _Resolver) -> list[tuple[str, Input, 
     """Return relations of a task as ``(target task, input for the target, expected type)``."""
     out: list[tuple[str, Input, Any]] = []
     tid = prepared.record.task_id
+    prepared.own()
     for push in prepared.spec.pushes:
         try:
             target = resolver.resolve(push.target, tid, "return")
@@ -430,7 +445,7 @@ def _build(
         if prep.spec.inputs or prep.record.data is not None:
             _sources(prep, resolver)
         else:
-            prep.deps = list(prep.record.depends_on)  # nothing to resolve (the common case)
+            prep.deps = prep.record.depends_on  # type: ignore[assignment]  # nothing to resolve (the common case)
         if prep.spec.pushes or prep.record.data is not None:
             pushers.append(prep)
     push_expected: dict[tuple[str, str | int], Any] = {}
@@ -440,6 +455,7 @@ def _build(
             if target not in chosen:
                 continue
             target_prep = prepared[target]
+            target_prep.own()
             param = pushed.target
             if isinstance(param, int):
                 names = [p.name for p in target_prep.spec.params if p.kind in (p.kind.POSITIONAL_OR_KEYWORD,)]

@@ -107,6 +107,7 @@ class Run:
         self._base_context = contextvars.copy_context()
         self._inline = program.inline() if _INLINE else None
         self._spare: Spare | None = None
+        self._handed: dict[int, Spare] = {}  # task -> spare it was handed to, until the spare runs
         self._retired: set[Spare] = set()  # spares given up after a first step changed them, until they end
         self._in_threads = 0
         self._thread_results: deque[tuple[int, bool, Any, float, bool]] = deque()
@@ -233,6 +234,8 @@ class Run:
                 self._threads_idle = self._loop.create_future()
                 await asyncio.wait([self._threads_idle])
                 continue
+            for spare in [s for s in self._handed.values() if s.task.done()]:
+                self._orphaned(spare)  # ended just now; its own callback has not run yet
             victims = [
                 t for i, t in self.running.items() if (include_tails or i not in tails) and not t.done()
             ]
@@ -372,6 +375,7 @@ class Run:
             spare = Spare(loop, context, self._adopt, self._orphaned)
             throw = asyncio.CancelledError()
         spare.hand_over((i, coro, yielded, throw))
+        self._handed[i] = spare
         self.running[i] = spare.task
 
     def _keep_spare(self, spare: Spare) -> None:
@@ -387,7 +391,9 @@ class Run:
         adoption = spare.orphan()
         if adoption is None:
             return
+        spare.adopted = True  # handled: once only
         i, coro, yielded, _ = adoption
+        self._handed.pop(i, None)
         cancel_suspended(coro, yielded, spare.context)
         self.end_at[i] = self._now()
         self.status[i] = CANCELLED
@@ -396,6 +402,8 @@ class Run:
 
     async def _adopt(self, spare: Spare) -> Any:
         adoption, cancelled = await spare.wait()
+        if adoption is not None:
+            self._handed.pop(adoption[0], None)
         if adoption is None:
             return None  # disposed unused
         i, coro, yielded, throw = adoption

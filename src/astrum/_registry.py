@@ -14,7 +14,7 @@ from ._context import RunContext
 from ._errors import TaskRegistrationError
 from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
-from ._methods import Receiver, owner_path
+from ._methods import owner_path
 from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
 from ._transport import parse_plain, underlying_function
@@ -245,7 +245,7 @@ class SchedulerRegistry:
             return
         spec = parse_plain(record.function)
         if spec is not None:
-            self._spec_cache[record.task_id] = (record, False, spec, Receiver(record.function, None, None))
+            self._spec_cache[record.task_id] = (record, False, spec, True)
 
     def _changed(self) -> None:
         """Forget cached builds (called with the lock held whenever the task set changes)."""
