@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import threading
 import time
 from typing import Annotated, Any
@@ -390,3 +391,56 @@ async def test_a_task_started_and_waiting_is_reported_cancelled_when_a_sibling_f
     assert stats["waits"].status == "cancelled"
     assert cleaned == ["waits"]
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0], ids=["plain", "with-policy"])
+async def test_a_task_cancelled_by_its_own_code_fails_and_the_run_goes_on(timeout: float | None):
+    registry = SchedulerRegistry("inline-self-cancel")
+    reached: list[str] = []
+
+    @registry.task("quitter", timeout=timeout)
+    async def quitter() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(1)
+        reached.append("after the wait")
+
+    @registry.task("other")
+    async def other() -> int:
+        await asyncio.sleep(0.01)
+        return 7
+
+    started = time.perf_counter()
+    report = await registry.run(config=AstrumConfig(failure_policy="continue"))
+
+    assert time.perf_counter() - started < 0.9
+    stats = {s.task_name: s for s in report.task_statistics}
+    assert stats["quitter"].status == "failed"
+    assert isinstance(report.exceptions["quitter"], asyncio.CancelledError)
+    assert reached == []
+    assert report.task_return_set["other"] == 7
+
+
+async def test_tasks_whose_code_suspended_once_start_as_plain_tasks_and_still_work():
+    registry = SchedulerRegistry("inline-adaptive")
+
+    def sleeper(k: int) -> Any:
+        async def nap() -> int:
+            async with asyncio.timeout(1):
+                await asyncio.sleep(0.01)
+            return k
+
+        return nap
+
+    for k in range(5):
+        registry.task(f"nap{k}", depends_on=[f"nap{k - 1}"] if k else None)(sleeper(k))
+
+    first = await registry.run()
+    second = await registry.run()
+
+    for report in (first, second):
+        assert report.successful_tasks == 5
+        assert report.task_return_set["nap4"] == 4
+    if sys.version_info < (3, 12):  # 3.12+ starts tasks eagerly instead of inline
+        assert sleeper(0).__code__ in registry.build_scheduler()._program.suspending

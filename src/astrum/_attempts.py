@@ -41,9 +41,9 @@ async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dic
             value = await _attempt(run, i, name, args, kwargs, policy)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
-            if task is not None and task.cancelling():
+            if task is not None and task.cancelling() and run.stopping():
                 log.append((started, run._now(), CANCELLED, None, waited))
-            else:  # raised by the task itself: a failed attempt, never retried
+            else:  # raised by the task itself or cancelled by someone else: failed, never retried
                 log.append((started, run._now(), FAILED, exc, waited))
             raise
         except Exception as exc:

@@ -274,6 +274,8 @@ class Run:
             inline = self._inline
             current = asyncio.current_task(loop) if inline is not None else None
             base_context = self._base_context  # every task runs in a copy of the caller's context
+            suspending = self.program.suspending
+            fns = self.program.fns
             while ready and not self._failed:
                 if limit is not None and self._active >= limit:
                     break
@@ -290,7 +292,11 @@ class Run:
                 if threaded[i]:
                     self._launch_in_thread(i)
                     continue
-                if inline is not None and inline[i]:
+                if (
+                    inline is not None
+                    and inline[i]
+                    and (not suspending or getattr(fns[i], "__code__", None) not in suspending)
+                ):
                     self._launch_inline(i, loop, current)  # type: ignore[arg-type]
                     continue
                 if _EAGER:
@@ -367,16 +373,21 @@ class Run:
                 self.fatal = exc
             self._final_failure(i, name, exc)
             return
-        # Suspended: the spare task adopts the coroutine and drives it on.
+        # Suspended: the spare task adopts the coroutine and drives it on. Tasks running the same
+        # code will most likely suspend too: they start as plain asyncio tasks from now on.
+        code = getattr(program.fns[i], "__code__", None)
+        if code is not None:
+            program.suspending.add(code)
         self._spare = None
-        throw: BaseException | None = None
-        if spare.task.cancelling() or spare.task.done():  # it cancelled its own task, then waited
-            context = spare.context
-            spare = Spare(loop, context, self._adopt, self._orphaned)
-            throw = asyncio.CancelledError()
-        spare.hand_over((i, coro, yielded, throw))
+        cancelled = spare.task.cancelling() or spare.task.done()  # it cancelled its own task, then waited
+        if cancelled:
+            self._retired.add(spare)
+            spare = Spare(loop, spare.context, self._adopt, self._orphaned)
+        spare.hand_over((i, coro, yielded, None))
         self._handed[i] = spare
         self.running[i] = spare.task
+        if cancelled:
+            spare.task.cancel()  # as asyncio would: the task ends cancelled at its first wait
 
     def _keep_spare(self, spare: Spare) -> None:
         """After a first step that finished: keep the spare unless the step changed it."""
@@ -396,17 +407,19 @@ class Run:
         self._handed.pop(i, None)
         cancel_suspended(coro, yielded, spare.context)
         self.end_at[i] = self._now()
+        if not self._failed:  # not cancelled by the run (the task cancelled itself): a failure
+            self._final_failure(i, self.names[i], asyncio.CancelledError())
+            return
         self.status[i] = CANCELLED
         self.finished.append(i)
         self._leave(i)
 
     async def _adopt(self, spare: Spare) -> Any:
         adoption, cancelled = await spare.wait()
-        if adoption is not None:
-            self._handed.pop(adoption[0], None)
         if adoption is None:
             return None  # disposed unused
         i, coro, yielded, throw = adoption
+        self._handed.pop(i, None)
         if cancelled and throw is None:
             throw = asyncio.CancelledError()
         try:
@@ -414,12 +427,12 @@ class Run:
         except asyncio.CancelledError as exc:
             self.end_at[i] = self._now()
             task = asyncio.current_task()
-            if task is not None and task.cancelling():
+            if task is not None and task.cancelling() and self._failed:
                 self.status[i] = CANCELLED
                 self.finished.append(i)
                 self._leave(i)
                 raise
-            self._final_failure(i, self.names[i], exc)  # it raised CancelledError itself: a failure
+            self._final_failure(i, self.names[i], exc)  # not cancelled by the run: a failure
             return None
         except BaseException as exc:
             self.end_at[i] = self._now()
@@ -597,14 +610,15 @@ class Run:
         except asyncio.CancelledError as exc:
             self.end_at[i] = self._now()
             task = asyncio.current_task()
-            if task is not None and task.cancelling():
+            if task is not None and task.cancelling() and self._failed:
                 if self.began[i]:
                     self.status[i] = CANCELLED
                     self.finished.append(i)
                     self._record_cancelled_attempt(i)
                 self._leave(i)
                 raise
-            # The task itself raised CancelledError: a failure, never a completion.
+            # The task raised CancelledError itself, or something other than the run cancelled it:
+            # a failure, never a completion.
             self._final_failure(i, name, exc)
             return
         except _InjectionError as wrapped:

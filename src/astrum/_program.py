@@ -122,6 +122,9 @@ class Program:
     _chain_next: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _chained: bool | None = field(default=None, init=False, repr=False, compare=False)
     _inline: list[bool] | None = field(default=None, init=False, repr=False, compare=False)
+    #: Code objects of task functions whose first step suspended: their tasks skip the inline
+    #: first step (it only pays off for coroutines that finish at once).
+    suspending: set[Any] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def inline(self) -> list[bool]:
         """Per task: an async task whose first step may run inline (see ``astrum._inline``)."""
