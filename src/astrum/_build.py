@@ -75,6 +75,7 @@ class _Resolver:
 
     def __init__(self, tasks: Mapping[str, RegisteredTask]) -> None:
         self._tasks = tasks
+        self.tasks = tasks
         self._by_identity: dict[int, list[str]] | None = None
         self._by_qualname: dict[tuple[str, str], list[str]] | None = None
 
@@ -133,9 +134,9 @@ class _Prepared:
 
     __slots__ = ("deps", "edges", "function_inputs", "inputs", "problems", "receiver", "record", "spec")
 
-    def __init__(self, record: RegisteredTask, receiver: Receiver, spec: CallableSpec) -> None:
+    def __init__(self, record: RegisteredTask, receiver: Receiver | None, spec: CallableSpec) -> None:
         self.record = record
-        self.receiver = receiver
+        self.receiver = receiver  # None: a plain call of ``record.function``
         self.spec = spec
         # Shared empty tuples until :meth:`own` (most tasks never add anything: a million
         # tasks need no four million empty lists).
@@ -148,12 +149,9 @@ class _Prepared:
 
     def own(self) -> None:
         """Give the task lists of its own, before anything is added to them."""
-        if isinstance(self.inputs, tuple):
-            self.inputs = list(self.inputs)
-            self.edges = list(self.edges)
-            self.deps = list(self.deps)
-            self.problems = list(self.problems)
-            self.function_inputs = list(self.function_inputs)
+        for name in ("inputs", "edges", "deps", "problems", "function_inputs"):
+            if isinstance(getattr(self, name), tuple):
+                setattr(self, name, list(getattr(self, name)))
 
 
 _NOTHING: Any = ()
@@ -169,7 +167,7 @@ def _prepare(
     cached = cache.get(record.task_id)
     if cached is not None and cached[0] is record and cached[3]:
         # Analysed at registration (see SchedulerRegistry.register): a plain call.
-        return _Prepared(record, Receiver(record.function, None, None), cached[2])
+        return _Prepared(record, None, cached[2])
     receiver = classify(record.function, instances)
     skip_first = receiver.kind is not None
     if cached is not None and cached[0] is record and cached[1] == skip_first:
@@ -184,11 +182,20 @@ def _prepare(
 def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
     """Resolve every input relation of a task; fill ``inputs``, ``edges``, ``deps``, ``problems``."""
     record = prepared.record
-    prepared.own()
     deps = list(record.depends_on)
-    if not prepared.spec.inputs and record.data is None:
-        prepared.deps = deps  # the common case: nothing to resolve
+    if record.data is None and all(
+        type(ref.source) is str and ref.source in resolver.tasks for ref in prepared.spec.inputs
+    ):
+        # The common case: Ref/F relations naming registered task ids; nothing can go wrong.
+        inputs: list[Input] = []
+        edges: list[tuple[str, Any, str | int, Any]] = []
+        for ref in prepared.spec.inputs:
+            inputs.append(Input(ref.param, ref.source, ref.locator))
+            edges.append((ref.source, ref.locator, ref.param, ref.expected))
+            deps.append(ref.source)
+        prepared.inputs, prepared.edges, prepared.deps = inputs, edges, deps
         return deps
+    prepared.own()
     tid = record.task_id
     for ref in prepared.spec.inputs:
         try:
@@ -485,7 +492,7 @@ def _build(
             if dep not in tasks:
                 unknown.append(f"{tid} -> {dep}")
         receiver = prep.receiver
-        if receiver.kind is not None:
+        if receiver is not None and receiver.kind is not None:
             found, value = find_receiver(receiver, config.class_instances)
             if found:
                 receivers[tid] = (True, value)
@@ -545,7 +552,10 @@ def _build(
         record = prep.record
         tid = record.task_id
         implementation = record.implementation
-        fn = implementation if implementation is not None else prep.receiver.call
+        if implementation is not None:
+            fn = implementation
+        else:
+            fn = prep.receiver.call if prep.receiver is not None else record.function
         fns.append(fn)
         kinds.append(callable_kind(fn))
         policies.append(record.policy)
@@ -658,7 +668,7 @@ def _isolation_problems(prep: _Prepared, receiver: tuple[bool, Any] | None) -> l
         return []
     tid = prep.record.task_id
     out: list[str] = []
-    problem = picklable_problem(prep.receiver.call)
+    problem = picklable_problem(prep.receiver.call if prep.receiver is not None else prep.record.function)
     if problem is not None:
         out.append(
             f"Task '{tid}' uses isolation='process' but its function cannot be sent to a worker process "
