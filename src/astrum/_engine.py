@@ -325,25 +325,12 @@ class Run:
     def _launch_inline(
         self, i: int, loop: asyncio.AbstractEventLoop, current: asyncio.Task[Any] | None
     ) -> None:
+        call = self._begin(i)
+        if call is None:
+            return
+        args, kwargs = call
         program = self.program
         name = self.names[i]
-        self.start_at[i] = self._now()
-        self.began[i] = 1
-        binder = program.binders[i]
-        if binder is None:
-            args: list[Any] = []
-            kwargs: dict[str, Any] = {}
-        else:
-            try:
-                args, kwargs = binder.bind(self.results)
-            except Exception as exc:
-                self.end_at[i] = self._now()
-                self._final_failure(i, name, exc)
-                return
-        if program.context_params is not None and program.context_params[i]:
-            self._inject_context(i, kwargs, 1)
-        if self.bus is not None:
-            self._task_event("task_start", i, 1)
         spare = self._spare
         if spare is None:
             spare = self._spare = Spare(loop, self._base_context.copy(), self._adopt, self._orphaned)
@@ -422,8 +409,12 @@ class Run:
         self._handed.pop(i, None)
         if cancelled and throw is None:
             throw = asyncio.CancelledError()
+        return await self._finish(i, Resumed(coro, yielded, throw))
+
+    async def _finish(self, i: int, awaitable: Any) -> Any:
+        """Await what task ``i`` still has to do (in its own asyncio task), then record its end."""
         try:
-            value = await Resumed(coro, yielded, throw)
+            value = await awaitable
         except asyncio.CancelledError as exc:
             self.end_at[i] = self._now()
             task = asyncio.current_task()
@@ -446,8 +437,11 @@ class Run:
 
     # -- sync tasks in worker threads ------------------------------------------------------
 
-    def _launch_in_thread(self, i: int) -> None:
-        binder = self.program.binders[i]
+    def _begin(self, i: int) -> tuple[list[Any], dict[str, Any]] | None:
+        """Start task ``i`` outside an asyncio task of its own: its arguments, or ``None`` if
+        binding them failed (the task is then reported failed)."""
+        program = self.program
+        binder = program.binders[i]
         self.start_at[i] = self._now()
         self.began[i] = 1
         if binder is None:
@@ -459,12 +453,19 @@ class Run:
             except Exception as exc:
                 self.end_at[i] = self._now()
                 self._final_failure(i, self.names[i], exc)
-                return
-        context_params = self.program.context_params
+                return None
+        context_params = program.context_params
         if context_params is not None and context_params[i]:
             self._inject_context(i, kwargs, 1)
         if self.bus is not None:
             self._task_event("task_start", i, 1)
+        return args, kwargs
+
+    def _launch_in_thread(self, i: int) -> None:
+        call = self._begin(i)
+        if call is None:
+            return
+        args, kwargs = call
         self._in_threads += 1
         worker_pool().submit((self, i, self.program.fns[i], args, kwargs, self._base_context.copy()))
 
@@ -544,27 +545,8 @@ class Run:
             idle.set_result(None)
 
     def _await_in_task(self, i: int, awaitable: Any) -> None:
-        async def finish() -> Any:
-            try:
-                value = await awaitable
-            except asyncio.CancelledError:
-                self.end_at[i] = self._now()
-                self.status[i] = CANCELLED
-                self.finished.append(i)
-                self._leave(i)
-                raise
-            except BaseException as exc:
-                self.end_at[i] = self._now()
-                if is_fatal(exc) and self.fatal is None:
-                    self.fatal = exc
-                self._final_failure(i, self.names[i], exc)
-                return None
-            self.end_at[i] = self._now()
-            self._complete(i, value)
-            return value
-
         assert self._loop is not None
-        self.running[i] = self._loop.create_task(finish())
+        self.running[i] = self._loop.create_task(self._finish(i, awaitable))
 
     # -- one task ------------------------------------------------------------------------
 

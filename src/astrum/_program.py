@@ -129,26 +129,25 @@ class Program:
     def inline(self) -> list[bool]:
         """Per task: an async task whose first step may run inline (see ``astrum._inline``)."""
         if self._inline is None:
-            semaphore_free = self.semaphore is None
-            tails = self.tails
-            self._inline = [
-                kind == ASYNC and policy is None and semaphore_free and i not in tails
-                and not (binder is not None and binder.needs_await)
-                for i, (kind, policy, binder) in enumerate(zip(self.kinds, self.policies, self.binders, strict=True))
-            ]  # fmt: skip
+            self._inline = self._plain_calls(ASYNC)
         return self._inline
 
     def threaded(self) -> list[bool]:
         """Per task: a sync task that runs straight in a worker thread (no asyncio task around it)."""
         if self._threaded is None:
-            semaphore_free = self.semaphore is None
-            tails = self.tails
-            self._threaded = [
-                kind == SYNC and policy is None and semaphore_free and i not in tails
-                and not (binder is not None and binder.needs_await)
-                for i, (kind, policy, binder) in enumerate(zip(self.kinds, self.policies, self.binders, strict=True))
-            ]  # fmt: skip
+            self._threaded = self._plain_calls(SYNC)
         return self._threaded
+
+    def _plain_calls(self, kind: int) -> list[bool]:
+        """Per task: a ``kind`` callable with nothing around the call (no policy, semaphore,
+        awaited arguments) that is not a tail task."""
+        semaphore_free = self.semaphore is None
+        tails = self.tails
+        return [
+            k == kind and policy is None and semaphore_free and i not in tails
+            and not (binder is not None and binder.needs_await)
+            for i, (k, policy, binder) in enumerate(zip(self.kinds, self.policies, self.binders, strict=True))
+        ]  # fmt: skip
 
     def chain_next(self) -> list[int] | None:
         """Per threaded task, a child its worker thread may run next (-1: none); ``None`` if no task has one.
