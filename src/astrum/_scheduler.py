@@ -42,11 +42,23 @@ TaskCallable = Callable[..., Any]
 logger = logging.getLogger("astrum")
 
 
+_FUNCTION = type(lambda: None)
+
+
 def _validate_tasks(tasks: Sequence[tuple[str, TaskCallable]]) -> None:
     problems: list[str] = []
     seen: set[str] = set()
     duplicates: set[str] = set()
     for i, entry in enumerate(tasks):
+        if (  # the common case: a fresh (name, function) pair
+            type(entry) is tuple
+            and len(entry) == 2
+            and type(entry[0]) is str
+            and entry[0] not in seen
+            and (type(entry[1]) is _FUNCTION or (callable(entry[1]) and not inspect.iscoroutine(entry[1])))
+        ):
+            seen.add(entry[0])
+            continue
         if not isinstance(entry, tuple | list) or len(entry) != 2:
             problems.append(f"Task #{i} must be a (name, callable) pair, got {entry!r}")
             continue
@@ -453,17 +465,22 @@ def _context_params(fns: Sequence[TaskCallable]) -> list[tuple[str, ...]] | None
     """Per task, the parameters annotated ``RunContext`` (``None`` when no task has one)."""
     found: list[tuple[str, ...]] = []
     any_found = False
+    seen: dict[int, tuple[str, ...]] = {}  # tasks often share a callable
     for fn in fns:
-        annotations = getattr(fn, "__annotations__", None)
-        if not annotations:
-            found.append(())
-            continue
-        names = tuple(
-            name
-            for name, annotation in annotations.items()
-            if name != "return" and is_context_annotation(annotation)
-        )
-        any_found = any_found or bool(names)
+        names = seen.get(id(fn))
+        if names is None:
+            annotations = getattr(fn, "__annotations__", None)
+            names = (
+                tuple(
+                    name
+                    for name, annotation in annotations.items()
+                    if name != "return" and is_context_annotation(annotation)
+                )
+                if annotations
+                else ()
+            )
+            seen[id(fn)] = names
+            any_found = any_found or bool(names)
         found.append(names)
     return found if any_found else None
 
