@@ -48,6 +48,7 @@ def test_coroutine_object_is_rejected_with_a_type_error():
         coro.close()
     assert "已 call 的协程" in str(info.value)
     assert "'load'" in str(info.value)
+    assert "Duplicate" not in str(info.value)
 
 
 def test_non_callable_task_is_rejected_with_a_type_error():
@@ -55,6 +56,7 @@ def test_non_callable_task_is_rejected_with_a_type_error():
         DynamicScheduler(tasks=[("value", 42)], task_order=[TaskOrder("value")])
     assert "不是可调用对象" in str(info.value)
     assert "int" in str(info.value)
+    assert "Duplicate" not in str(info.value)
 
 
 def test_duplicate_and_non_string_task_names_are_all_listed_in_one_type_error():
