@@ -183,8 +183,11 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
     """Resolve every input relation of a task; fill ``inputs``, ``edges``, ``deps``, ``problems``."""
     record = prepared.record
     deps = list(record.depends_on)
-    if record.data is None and all(
-        type(ref.source) is str and ref.source in resolver.tasks for ref in prepared.spec.inputs
+    refs = prepared.spec.inputs
+    if record.data is None and (
+        not refs
+        or (len(refs) == 1 and type(refs[0].source) is str and refs[0].source in resolver.tasks)
+        or all(type(ref.source) is str and ref.source in resolver.tasks for ref in refs)
     ):
         # The common case: Ref/F relations naming registered task ids; nothing can go wrong.
         inputs: list[Input] = []

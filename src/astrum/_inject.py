@@ -83,16 +83,21 @@ def relation_locator(relation: Any) -> str | int | None:
 class ArgBinder(Binder):
     """Binds a task's inputs; keyword targets become kwargs, int targets positional args."""
 
-    __slots__ = ("_keyword", "_positional", "inputs", "needs_await", "receiver", "task")
+    __slots__ = ("_keyword", "_positional", "_whole", "inputs", "needs_await", "receiver", "task")
 
     def __init__(self, task: str, inputs: Sequence[Input], receiver: Any = None, has_receiver: bool = False):
         self.task = task
         self.inputs = tuple(inputs)
         self.receiver = (receiver,) if has_receiver else ()
+        #: ``(param, source)`` when the only input is a whole upstream result passed by keyword.
+        self._whole: tuple[str, str] | None = None
         if len(self.inputs) == 1 and type(self.inputs[0].target) is str:  # one keyword input: the common case
             self._keyword: tuple[Input, ...] = self.inputs
             self._positional: tuple[Input, ...] = ()
-            self.needs_await = self.inputs[0].use_function
+            only = self.inputs[0]
+            self.needs_await = only.use_function
+            if not (has_receiver or only.use_function or only.locator is not None or only.check is not None):
+                self._whole = (only.target, only.source)  # type: ignore[assignment]
             return
         self._keyword = tuple(inp for inp in self.inputs if isinstance(inp.target, str))
         self._positional = tuple(sorted((inp for inp in self.inputs if isinstance(inp.target, int)),
@@ -128,6 +133,9 @@ class ArgBinder(Binder):
         return value
 
     def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        whole = self._whole
+        if whole is not None and whole[1] in results:
+            return [], {whole[0]: results[whole[1]]}
         kwargs = {inp.target: self._value(inp, results) for inp in self._keyword}
         args = list(self.receiver)
         for inp in self._positional:
