@@ -444,3 +444,13 @@ async def test_tasks_whose_code_suspended_once_start_as_plain_tasks_and_still_wo
         assert report.task_return_set["nap4"] == 4
     if sys.version_info < (3, 12):  # 3.12+ starts tasks eagerly instead of inline
         assert sleeper(0).__code__ in registry.build_scheduler()._program.suspending
+
+
+def test_a_whole_result_input_binds_by_keyword_and_a_missing_one_names_the_source():
+    from astrum._inject import ArgBinder, Input, TaskInputError
+
+    binder = ArgBinder("consumer", [Input("value", "producer")])
+
+    assert binder.bind({"producer": 41}) == ([], {"value": 41})
+    with pytest.raises(TaskInputError, match="no result of task 'producer'"):
+        binder.bind({})
