@@ -74,7 +74,6 @@ class _Resolver:
     """Turns task references (ids or registered callables) into task ids."""
 
     def __init__(self, tasks: Mapping[str, RegisteredTask]) -> None:
-        self._tasks = tasks
         self.tasks = tasks
         self._by_identity: dict[int, list[str]] | None = None
         self._by_qualname: dict[tuple[str, str], list[str]] | None = None
@@ -83,7 +82,7 @@ class _Resolver:
         if self._by_identity is None or self._by_qualname is None:
             by_identity: dict[int, list[str]] = {}
             by_qualname: dict[tuple[str, str], list[str]] = {}
-            for tid, record in self._tasks.items():
+            for tid, record in self.tasks.items():
                 obj = record.function
                 for key in {id(obj), id(underlying_function(obj))}:
                     by_identity.setdefault(key, []).append(tid)
@@ -95,7 +94,7 @@ class _Resolver:
 
     def resolve(self, ref: Any, consumer: str, kind: str) -> str:
         if isinstance(ref, str):
-            if ref not in self._tasks:
+            if ref not in self.tasks:
                 raise _Problem(
                     f"Unknown task id '{ref}' referenced by {kind} relation at task '{consumer}'. "
                     "Register that task or fix the id."
@@ -182,35 +181,26 @@ def _prepare(
 def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
     """Resolve every input relation of a task; fill ``inputs``, ``edges``, ``deps``, ``problems``."""
     record = prepared.record
-    deps = list(record.depends_on)
-    refs = prepared.spec.inputs
-    if record.data is None and (
-        not refs
-        or (len(refs) == 1 and type(refs[0].source) is str and refs[0].source in resolver.tasks)
-        or all(type(ref.source) is str and ref.source in resolver.tasks for ref in refs)
-    ):
-        # The common case: Ref/F relations naming registered task ids; nothing can go wrong.
-        inputs: list[Input] = []
-        edges: list[tuple[str, Any, str | int, Any]] = []
-        for ref in prepared.spec.inputs:
-            inputs.append(Input(ref.param, ref.source, ref.locator))
-            edges.append((ref.source, ref.locator, ref.param, ref.expected))
-            deps.append(ref.source)
-        prepared.inputs, prepared.edges, prepared.deps = inputs, edges, deps
-        return deps
-    prepared.own()
     tid = record.task_id
+    deps = list(record.depends_on)
+    inputs: list[Input] = []
+    edges: list[tuple[str, Any, str | int, Any]] = []
     for ref in prepared.spec.inputs:
-        try:
-            source = resolver.resolve(ref.source, tid, "input")
-        except _Problem as problem:
-            prepared.problems.append(str(problem))
-            continue
-        prepared.inputs.append(Input(ref.param, source, ref.locator))
-        prepared.edges.append((source, ref.locator, ref.param, ref.expected))
+        source = ref.source
+        if type(source) is not str or source not in resolver.tasks:  # ids of registered tasks need nothing
+            try:
+                source = resolver.resolve(source, tid, "input")
+            except _Problem as problem:
+                prepared.own()
+                prepared.problems.append(str(problem))
+                continue
+        inputs.append(Input(ref.param, source, ref.locator))
+        edges.append((source, ref.locator, ref.param, ref.expected))
         deps.append(source)
+    prepared.inputs, prepared.edges, prepared.deps = inputs, edges, deps
     data = record.data
     if data is not None:
+        prepared.own()
         params = [
             p.name
             for p in prepared.spec.params
@@ -249,7 +239,6 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
             prepared.inputs.append(Input(target=target, source=source, locator=locator))
             prepared.edges.append((source, locator, target, item.allow_data_model or NO_ANNOTATION))
             deps.append(source)
-    prepared.deps = deps
     return deps
 
 

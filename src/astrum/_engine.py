@@ -104,6 +104,7 @@ class Run:
         # ... and a worker runs a sync child that only its task feeds at once (see Program.chain_next).
         self._chain_next = program.chain_next() if bus is None else None
         self._continued = bytearray(n) if self._chain_next is not None else None
+        # Every task runs in a copy of this: the context the run was made (and executed) in.
         self._base_context = contextvars.copy_context()
         self._inline = program.inline() if _INLINE else None
         self._spare: Spare | None = None
@@ -146,7 +147,6 @@ class Run:
         """
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._base_context = contextvars.copy_context()
         self._done = loop.create_future()
         self.epoch0 = time.time()
         self.perf0 = self._now()
@@ -386,10 +386,9 @@ class Run:
     def _orphaned(self, spare: Spare) -> None:
         """A spare task ended without adopting: retired, disposed, or cancelled before it could run."""
         self._retired.discard(spare)
-        adoption = spare.orphan()
+        adoption = spare.take_orphan()
         if adoption is None:
             return
-        spare.adopted = True  # handled: once only
         i, coro, yielded, _ = adoption
         self._handed.pop(i, None)
         cancel_suspended(coro, yielded, spare.context)
@@ -437,23 +436,25 @@ class Run:
 
     # -- sync tasks in worker threads ------------------------------------------------------
 
+    def _start(self, i: int) -> tuple[list[Any], dict[str, Any]]:
+        """Mark task ``i`` started; return its call arguments (raises what binding raises)."""
+        self.start_at[i] = self._now()
+        self.began[i] = 1
+        binder = self.program.binders[i]
+        if binder is None:
+            return [], {}
+        return binder.bind(self.results)
+
     def _begin(self, i: int) -> tuple[list[Any], dict[str, Any]] | None:
         """Start task ``i`` outside an asyncio task of its own: its arguments, or ``None`` if
         binding them failed (the task is then reported failed)."""
+        try:
+            args, kwargs = self._start(i)
+        except Exception as exc:
+            self.end_at[i] = self._now()
+            self._final_failure(i, self.names[i], exc)
+            return None
         program = self.program
-        binder = program.binders[i]
-        self.start_at[i] = self._now()
-        self.began[i] = 1
-        if binder is None:
-            args: list[Any] = []
-            kwargs: dict[str, Any] = {}
-        else:
-            try:
-                args, kwargs = binder.bind(self.results)
-            except Exception as exc:
-                self.end_at[i] = self._now()
-                self._final_failure(i, self.names[i], exc)
-                return None
         context_params = program.context_params
         if context_params is not None and context_params[i]:
             self._inject_context(i, kwargs, 1)
@@ -563,21 +564,15 @@ class Run:
             if semaphore is not None:
                 await semaphore.acquire()
                 acquired = True
-            self.start_at[i] = self._now()
-            self.began[i] = 1
-            binder = program.binders[i]
-            if binder is None:
-                args: list[Any] = []
-                kwargs: dict[str, Any] = {}
-            else:
-                try:
-                    args, kwargs = binder.bind(self.results)
-                    if binder.needs_await:
-                        await binder.resolve(args, kwargs)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    raise _InjectionError(exc) from None
+            try:
+                args, kwargs = self._start(i)
+                binder = program.binders[i]
+                if binder is not None and binder.needs_await:
+                    await binder.resolve(args, kwargs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                raise _InjectionError(exc) from None
             if program.policies[i] is None:
                 if program.context_params is not None and program.context_params[i]:
                     self._inject_context(i, kwargs, 1)

@@ -83,9 +83,12 @@ class Spare:
         self.adopted = True
         return self.adoption, False
 
-    def orphan(self) -> Adoption | None:
-        """The coroutine handed over to this task, if the task ended without driving it."""
-        return None if self.adopted else self.adoption
+    def take_orphan(self) -> Adoption | None:
+        """The coroutine handed over to this task if the task ended without driving it (once)."""
+        if self.adopted:
+            return None
+        self.adopted = True
+        return self.adoption
 
     def dispose(self) -> None:
         """End the spare while it is idle."""
