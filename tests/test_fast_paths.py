@@ -12,13 +12,15 @@ import dataclasses
 import sys
 import threading
 import time
+import types
+import typing
 from typing import Annotated, Any
 
 import pytest
 
 from astrum import AstrumConfig, ExecutionState, F, Ref, RegisteredTask, RunContext, SchedulerRegistry, T
 from astrum._engine import _LAUNCH_BATCH, Run
-from astrum._transport import From, _parse_full, parse_callable
+from astrum._transport import From, _parse_full, parse_callable, parse_plain
 
 
 def sync_chain(
@@ -239,21 +241,35 @@ def _optional_return(a: Ref[int, F("x")]) -> int | None:
     return a
 
 
+def _generic_return(a: Ref[int, F("x", "k")]) -> dict[str, list[int]]:
+    return {"a": [a]}
+
+
+def _evaluated(fn: Any) -> Any:
+    """A copy of ``fn`` whose annotations are objects (this module's annotations are strings)."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__annotations__ = typing.get_type_hints(fn, include_extras=True)
+    return copy
+
+
 @pytest.mark.parametrize(
-    "fn",
+    ("fn", "short"),
     [
-        _no_params,
-        _no_annotations,
-        _refs,
-        _mixed,
-        _string_ann,
-        _push,
-        _variadic,
-        _positional_only,
-        _optional_return,
+        (_evaluated(_no_params), True),
+        (_no_annotations, True),
+        (_evaluated(_refs), True),
+        (_evaluated(_mixed), False),  # a RunContext parameter
+        (_string_ann, False),
+        (_evaluated(_push), False),
+        (_evaluated(_variadic), False),
+        (_evaluated(_positional_only), False),
+        (_evaluated(_optional_return), True),
+        (_evaluated(_generic_return), True),
     ],
 )
-def test_the_short_parser_agrees_with_the_full_one(fn: Any):
+def test_the_short_parser_agrees_with_the_full_one(fn: Any, short: bool):
+    assert (parse_plain(fn) is not None) == short
     assert parse_callable("t", fn, {"F": From, "Ref": Ref}) == _parse_full(
         "t", fn, {"F": From, "Ref": Ref}, skip_first=False
     )
@@ -446,11 +462,14 @@ async def test_tasks_whose_code_suspended_once_start_as_plain_tasks_and_still_wo
         assert sleeper(0).__code__ in registry.build_scheduler()._program.suspending
 
 
-def test_a_whole_result_input_binds_by_keyword_and_a_missing_one_names_the_source():
-    from astrum._inject import ArgBinder, Input, TaskInputError
+@pytest.mark.parametrize("kind", ["whole", "general"])
+def test_a_whole_result_input_binds_by_keyword_and_a_missing_one_names_the_source(kind: str):
+    from astrum._inject import ArgBinder, Input, TaskInputError, WholeBinder, make_binder
 
-    binder = ArgBinder("consumer", [Input("value", "producer")])
+    inputs = [Input("value", "producer")]
+    binder = make_binder("consumer", inputs) if kind == "whole" else ArgBinder("consumer", inputs)
 
+    assert isinstance(binder, WholeBinder) == (kind == "whole")
     assert binder.bind({"producer": 41}) == ([], {"value": 41})
-    with pytest.raises(TaskInputError, match="no result of task 'producer'"):
+    with pytest.raises(TaskInputError, match="parameter 'value': no result of task 'producer'"):
         binder.bind({})

@@ -19,8 +19,9 @@ from ._config import AstrumConfig
 from ._errors import SchedulerError, TaskRegistrationError
 from ._gcpause import gc_paused
 from ._graph import Graph, TaskOrder, compile_graph, orders_from_graph
-from ._inject import ArgBinder, Input, describe_locator, item_target, relation_locator
+from ._inject import Input, describe_locator, item_target, make_binder, relation_locator
 from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
+from ._plain import SpecEntry, compile_plain
 from ._plan import stage_parallelism
 from ._policies import Retry
 from ._process import picklable_problem
@@ -174,7 +175,7 @@ def _prepare(
     else:
         spec = parse_callable(record.task_id, receiver.call, names, skip_first=skip_first)
         if not spec.problems:
-            cache[record.task_id] = (record, skip_first, spec, False)
+            cache[record.task_id] = SpecEntry(record, skip_first, spec, False)
     return _Prepared(record, receiver, spec)
 
 
@@ -399,12 +400,40 @@ def build(
     dependencies, missing class instances and cycles join the one error too.
     """
     with gc_paused():
-        result = _build(registry, target_tasks, config, concurrency_context, collect_all, check_pools)
+        result = None
+        if target_tasks is None and not (collect_all or config.visualize or config.validate_values):
+            result = _build_plain(registry, config, concurrency_context)
+        if result is None:
+            result = _build(registry, target_tasks, config, concurrency_context, collect_all, check_pools)
     if config.visualize:
         from ._viz import print_build
 
         print_build(result)
     return result
+
+
+def _build_plain(
+    registry: SchedulerRegistry, config: AstrumConfig, concurrency_context: asyncio.Semaphore | None
+) -> BuildResult | None:
+    """The whole registry of plain functions in one pass (``None``: it needs the general build)."""
+    tasks = registry.get_all_tasks()
+    if config.class_instances and duplicate_instances(config.class_instances):
+        return None
+    compiled = compile_plain(registry._spec_cache, tasks, config, concurrency_context)
+    if compiled is None:
+        return None
+    graph, program, retries = compiled
+    return BuildResult(
+        registry=registry,
+        config=config,
+        selected=list(tasks),
+        graph=graph,
+        program=program,
+        prepared={},
+        concurrency_context=concurrency_context,
+        retries=dict(retries),
+        has_data_path=any(b is not None for b in program.binders),
+    )
 
 
 def _build(
@@ -562,7 +591,7 @@ def _build(
         inputs = prep.inputs
         if validate:
             inputs = [_with_check(tid, inp, prep) for inp in inputs]
-        binders.append(ArgBinder(tid, inputs, receiver_value, has_receiver))
+        binders.append(make_binder(tid, inputs, receiver_value, has_receiver))
     limit = config.effective_concurrency_limit if concurrency_context is None else None
     stage_count, max_parallelism = stage_parallelism(graph)
     program = Program(

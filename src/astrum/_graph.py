@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 from ._errors import TaskDependencyError, TaskOrderLoopError
 
-__all__ = ["Graph", "TaskOrder", "compile_graph", "dependency_name", "orders_from_graph"]
+__all__ = [
+    "Graph",
+    "TaskOrder",
+    "compile_graph",
+    "dependency_name",
+    "graph_from_parents",
+    "orders_from_graph",
+]
 
 
 @dataclass(eq=True)
@@ -133,7 +140,20 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
             f"Task dependencies are not present in task_order: {missing}. "
             "Add the missing tasks to the graph or remove these dependencies."
         )
+    return graph_from_parents(names, index, parents, ordered=ordered)
 
+
+def graph_from_parents(
+    names: Sequence[str], index: dict[str, int], parents: list[tuple[int, ...]], *, ordered: bool
+) -> Graph:
+    """Finish a graph from resolved, de-duplicated parent indices: children, order, levels.
+
+    ``ordered`` says every task is listed after its parents (the order is then used as
+    it is); otherwise Kahn's algorithm sorts the tasks and reports a cycle.
+
+    Raises:
+        TaskOrderLoopError: the dependencies form a cycle.
+    """
     n = len(names)
     child_lists: list[list[int]] = [[] for _ in range(n)]
     for i, ps in enumerate(parents):
@@ -171,7 +191,7 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
         names=tuple(names),
         index=index,
         parents=tuple(parents),
-        children=tuple(tuple(c) for c in child_lists),
+        children=tuple(map(tuple, child_lists)),
         topo=tuple(topo),
         levels=tuple(levels),
     )
@@ -186,7 +206,7 @@ def orders_from_graph(graph: Graph) -> list[TaskOrder]:
     return orders
 
 
-def _find_cycle(names: list[str], parents: list[tuple[int, ...]], remaining: list[int]) -> list[str]:
+def _find_cycle(names: Sequence[str], parents: list[tuple[int, ...]], remaining: list[int]) -> list[str]:
     """Walk dependency edges among the tasks Kahn's algorithm could not order.
 
     Every such task still waits for at least one other such task, so following

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from ._errors import SchedulerError
 from ._program import Binder
 
-__all__ = ["ArgBinder", "Input", "TaskInputError", "describe_locator"]
+__all__ = ["ArgBinder", "Input", "TaskInputError", "WholeBinder", "describe_locator", "make_binder"]
 
 
 class TaskInputError(SchedulerError, LookupError):
@@ -80,25 +80,56 @@ def relation_locator(relation: Any) -> str | int | None:
     return locator
 
 
+def make_binder(
+    task: str, inputs: Sequence[Input], receiver: Any = None, has_receiver: bool = False
+) -> Binder:
+    """The binder for a task's inputs: a :class:`WholeBinder` for the common single whole result."""
+    if len(inputs) == 1 and not has_receiver:
+        only = inputs[0]
+        if (
+            type(only.target) is str
+            and only.source is not None
+            and only.locator is None
+            and only.check is None
+            and not only.use_function
+        ):
+            return WholeBinder(task, only.target, only.source)
+    return ArgBinder(task, inputs, receiver, has_receiver)
+
+
+class WholeBinder(Binder):
+    """Passes one upstream task's whole result as one keyword argument (the common case)."""
+
+    __slots__ = ("param", "source", "task")
+
+    def __init__(self, task: str, param: str, source: str) -> None:
+        self.task = task
+        self.param = param
+        self.source = source
+
+    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        try:
+            return [], {self.param: results[self.source]}
+        except KeyError:
+            raise _missing(self.task, self.param, self.source) from None
+
+
+def _missing(task: str, param: str | int, source: str | None) -> TaskInputError:
+    return TaskInputError(
+        f"Task '{task}' parameter {param!r}: no result of task '{source}' in this run. "
+        f"Declare '{source}' as a dependency of '{task}'."
+    )
+
+
 class ArgBinder(Binder):
     """Binds a task's inputs; keyword targets become kwargs, int targets positional args."""
 
-    __slots__ = ("_keyword", "_positional", "_whole", "inputs", "needs_await", "receiver", "task")
+    __slots__ = ("_keyword", "_positional", "inputs", "needs_await", "receiver", "task")
 
     def __init__(self, task: str, inputs: Sequence[Input], receiver: Any = None, has_receiver: bool = False):
         self.task = task
         self.inputs = tuple(inputs)
         self.receiver = (receiver,) if has_receiver else ()
-        #: ``(param, source)`` when the only input is a whole upstream result passed by keyword.
-        self._whole: tuple[str, str] | None = None
-        if len(self.inputs) == 1 and type(self.inputs[0].target) is str:  # one keyword input: the common case
-            self._keyword: tuple[Input, ...] = self.inputs
-            self._positional: tuple[Input, ...] = ()
-            only = self.inputs[0]
-            self.needs_await = only.use_function
-            if not (has_receiver or only.use_function or only.locator is not None or only.check is not None):
-                self._whole = (only.target, only.source)  # type: ignore[assignment]
-            return
         self._keyword = tuple(inp for inp in self.inputs if isinstance(inp.target, str))
         self._positional = tuple(sorted((inp for inp in self.inputs if isinstance(inp.target, int)),
                                         key=lambda inp: inp.target))  # fmt: skip
@@ -112,10 +143,7 @@ class ArgBinder(Binder):
         try:
             value = results[source]  # type: ignore[index]
         except KeyError:
-            raise TaskInputError(
-                f"Task '{self.task}' parameter {inp.target!r}: no result of task '{source}' in this run. "
-                f"Declare '{source}' as a dependency of '{self.task}'."
-            ) from None
+            raise _missing(self.task, inp.target, source) from None
         locator = inp.locator
         if locator is not None:
             try:
@@ -133,9 +161,6 @@ class ArgBinder(Binder):
         return value
 
     def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        whole = self._whole
-        if whole is not None and whole[1] in results:
-            return [], {whole[0]: results[whole[1]]}
         kwargs = {inp.target: self._value(inp, results) for inp in self._keyword}
         args = list(self.receiver)
         for inp in self._positional:

@@ -87,9 +87,11 @@ def _wait_levels(graph: Graph) -> list[int]:
     """For each task, the first stage that waits for it (``-1``: no stage does)."""
     levels = graph.levels
     waited = [-1] * len(graph)
-    for i, kids in enumerate(graph.children):
-        if kids:
-            waited[i] = min(levels[c] for c in kids)
+    for level, parents in zip(levels, graph.parents, strict=True):
+        for p in parents:
+            w = waited[p]
+            if w < 0 or level < w:
+                waited[p] = level
     return waited
 
 

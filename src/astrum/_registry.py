@@ -15,6 +15,7 @@ from ._errors import TaskRegistrationError
 from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
 from ._methods import owner_path
+from ._plain import SpecEntry, plain_entry
 from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
 from ._transport import parse_plain, underlying_function
@@ -87,8 +88,8 @@ class SchedulerRegistry:
         self.name = name
         self._tasks: dict[str, RegisteredTask] = {}
         self._lock = threading.RLock()
-        # Parsed annotations per registered task (see _build.SpecCache); reset when tasks change.
-        self._spec_cache: dict[str, Any] = {}
+        # Parsed annotations per registered task; an entry is used while its record is registered.
+        self._spec_cache: dict[str, SpecEntry] = {}
         # Recent builds, reused while the registry is unchanged: a registry run per request
         # pays for its build once. Keyed by (version, targets, config, semaphore identity).
         self._version = 0
@@ -245,7 +246,7 @@ class SchedulerRegistry:
             return
         spec = parse_plain(record.function)
         if spec is not None:
-            self._spec_cache[record.task_id] = (record, False, spec, True)
+            self._spec_cache[record.task_id] = plain_entry(record, spec)
 
     def _changed(self) -> None:
         """Forget cached builds (called with the lock held whenever the task set changes)."""

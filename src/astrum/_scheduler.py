@@ -16,7 +16,7 @@ from ._errors import SchedulerError, TaskNotFoundError
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
 from ._gcpause import gc_paused
 from ._graph import TaskOrder, orders_from_graph
-from ._inject import ArgBinder, Input, item_target, relation_locator
+from ._inject import Input, item_target, make_binder, relation_locator
 from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
 from ._policies import (
     Retry,
@@ -485,7 +485,7 @@ def _context_params(fns: Sequence[TaskCallable]) -> list[tuple[str, ...]] | None
     return found if any_found else None
 
 
-def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -> ArgBinder:
+def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -> Binder:
     """Compile explicit :class:`TaskData` inputs into a binder.
 
     A ``to_relation.index`` is mapped to the parameter at that position, so
@@ -504,7 +504,7 @@ def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -
     inputs: list[Input] = []
     for item in data.input_data_item:
         inputs.append(input_from_item(task, item, params))
-    return ArgBinder(task, inputs)
+    return make_binder(task, inputs)
 
 
 def input_from_item(task: str, item: Any, params: Sequence[str]) -> Input:

@@ -236,14 +236,14 @@ def _relation_meta(annotation: Any) -> tuple[Any, list[Any]]:
 
 def parse_plain(fn: Any) -> CallableSpec | None:
     """The common case, fast: a plain function with named parameters, evaluated annotations,
-    at most one ``F(...)`` per parameter and a plain return type. ``None``: use the full parser.
+    at most one ``F(...)`` per parameter and a return type without ``T(...)``. ``None``: use the full parser.
     """
     code = fn.__code__
     if code.co_flags & _VARIADIC or code.co_posonlyargcount:
         return None
     annotations = fn.__annotations__
     returns = annotations.get("return", NO_ANNOTATION)
-    if not (returns is NO_ANNOTATION or returns is None or type(returns) is type):
+    if type(returns) is str or type(returns) is _ANNOTATED_ALIAS:  # a string to evaluate, or T(...) pushes
         return None
     argcount = code.co_argcount
     count = argcount + code.co_kwonlyargcount

@@ -1,0 +1,191 @@
+"""Registries of plain functions: analysed when registered, compiled by a build in one pass.
+
+Most registries hold module-level functions whose inputs are ``Ref[X, F("task id")]``
+annotations. Everything a build needs from such a task can be worked out when it is
+registered (:func:`plain_entry`): its dependencies, how it is called, its argument binder.
+:func:`compile_plain` then turns a registry of them into a :class:`Program` without
+per-task build records. Anything it does not handle, and every problem, is left to the
+general build (``astrum._build``), which also writes the error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._clock import REAL_CLOCK
+from ._config import AstrumConfig
+from ._graph import Graph, graph_from_parents
+from ._inject import Input, WholeBinder, make_binder
+from ._plan import stage_parallelism
+from ._program import Binder, Program, callable_kind
+from ._transport import NO_ANNOTATION, CallableSpec
+from ._typecheck import field_type, is_compatible, item_type
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ._registry import RegisteredTask
+
+__all__ = ["SpecEntry", "compile_plain", "plain_entry"]
+
+
+class SpecEntry(NamedTuple):
+    """A registry's cached analysis of one task (valid while ``record`` is the registered one)."""
+
+    record: RegisteredTask
+    #: The first parameter is a method's receiver (not injected).
+    skip_first: bool
+    spec: CallableSpec
+    #: Analysed at registration: a plain call of ``record.function``.
+    plain: bool
+    #: Compiles without the general build (see :func:`plain_entry`); the fields below are set.
+    compiled: bool = False
+    #: ``depends_on``, then the ``Ref`` sources (task ids) in parameter order.
+    deps: tuple[str, ...] = ()
+    kind: int = 0
+
+
+def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry:
+    """The entry of a function analysed at registration, compiled too when nothing depends on a build.
+
+    It is not compiled when a ``Ref`` names its source by callable (resolved against the
+    whole registry), when a parameter has no value (an error the build reports), and for
+    overrides, process isolation, pools and ``TaskData`` (checked or resolved per build).
+    """
+    if (
+        record.data is not None
+        or record.implementation is not None
+        or record.isolation == "process"
+        or record.pool is not None
+    ):
+        return SpecEntry(record, False, spec, True)
+    inputs = spec.inputs
+    params = spec.params
+    if len(inputs) != len(params):  # some parameters are not injected: they need defaults
+        fed = [ref.param for ref in inputs]
+        for param in params:
+            if not param.has_default and param.name not in fed:
+                return SpecEntry(record, False, spec, True)
+    kind = callable_kind(record.function)
+    if not inputs:
+        return SpecEntry(record, False, spec, True, True, record.depends_on, kind)
+    for ref in inputs:
+        if type(ref.source) is not str:
+            return SpecEntry(record, False, spec, True)
+    if len(inputs) == 1:
+        deps = (*record.depends_on, inputs[0].source)
+    else:
+        deps = (*record.depends_on, *[ref.source for ref in inputs])
+    return SpecEntry(record, False, spec, True, True, deps, kind)
+
+
+def compile_plain(
+    entries: Mapping[str, SpecEntry],
+    tasks: Mapping[str, RegisteredTask],
+    config: AstrumConfig,
+    concurrency_context: asyncio.Semaphore | None,
+) -> tuple[Graph, Program, dict[str, int]] | None:
+    """Compile every task of ``tasks`` in one pass: ``(graph, program, retries)``.
+
+    ``entries`` is the registry's analysis cache. Returns ``None`` when any task was not
+    analysed as plain, a dependency is unknown, or an edge's types may not fit: the
+    general build then runs (and reports what is wrong). Configurations that need the
+    general build's per-task records (``validate_values``, ``visualize``) are the caller's
+    to exclude.
+    """
+    index = dict(zip(tasks, range(len(tasks)), strict=True))
+    parents: list[tuple[int, ...]] = []
+    fns: list[Any] = []
+    kinds: list[int] = []
+    binders: list[Binder | None] = []
+    policies: list[Any] = []
+    specs: list[CallableSpec] = []
+    retries: dict[str, int] = {}
+    ordered = True
+    no_parents: tuple[int, ...] = ()
+    for i, (tid, record) in enumerate(tasks.items()):
+        entry = entries.get(tid)
+        if entry is None or entry.record is not record or not entry.compiled:
+            return None
+        deps = entry.deps
+        if not deps:
+            parents.append(no_parents)
+        elif len(deps) == 1:
+            j = index.get(deps[0])
+            if j is None:
+                return None
+            parents.append((j,))
+            if j >= i:
+                ordered = False
+        else:
+            resolved: dict[int, None] = {}
+            for dep in deps:
+                j = index.get(dep)
+                if j is None:
+                    return None
+                resolved[j] = None
+                if j >= i:
+                    ordered = False
+            parents.append(tuple(resolved))
+        fns.append(record.function)
+        kinds.append(entry.kind)
+        inputs = entry.spec.inputs
+        if not inputs:
+            binders.append(None)
+        elif len(inputs) == 1 and inputs[0].locator is None:
+            binders.append(WholeBinder(tid, inputs[0].param, inputs[0].source))
+        else:
+            binders.append(make_binder(tid, [Input(ref.param, ref.source, ref.locator) for ref in inputs]))
+        policies.append(record.policy)
+        specs.append(entry.spec)
+        if record.retry:
+            retries[tid] = record.retry
+    if not config.skip_type_check and not _types_fit(specs, index):
+        return None
+    graph = graph_from_parents(list(tasks), index, parents, ordered=ordered)
+    stage_count, max_parallelism = stage_parallelism(graph)
+    pool_names = list(config.pools)
+    program = Program(
+        graph=graph,
+        fns=fns,
+        kinds=kinds,
+        binders=binders,
+        policies=policies,
+        tails=frozenset(index[t] for t in config.ignore_tail_task if t in index),
+        concurrency_limit=config.effective_concurrency_limit if concurrency_context is None else None,
+        semaphore=concurrency_context,
+        stage_count=stage_count,
+        max_parallelism=max_parallelism,
+        failure_policy=config.failure_policy,
+        deadline=config.deadline,
+        clock=config.clock if config.clock is not None else REAL_CLOCK,
+        pool_names=pool_names,
+        pool_limits=[config.pools[name] for name in pool_names],
+    )
+    return graph, program, retries
+
+
+def _types_fit(specs: list[CallableSpec], index: Mapping[str, int]) -> bool:
+    """Every ``Ref`` edge joins types that can fit (``False``: let the general build report it)."""
+    for spec in specs:
+        for ref in spec.inputs:
+            expected = ref.expected
+            produced = specs[index[ref.source]].returns
+            locator = ref.locator
+            if (
+                produced is NO_ANNOTATION
+                or expected is NO_ANNOTATION
+                or (produced is expected and locator is None)
+            ):
+                continue
+            try:
+                if type(locator) is str:
+                    produced = field_type(produced, locator)
+                elif type(locator) is int:
+                    produced = item_type(produced, locator)
+            except (KeyError, IndexError):
+                return False
+            if not is_compatible(produced, expected):
+                return False
+    return True

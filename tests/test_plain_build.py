@@ -1,0 +1,182 @@
+"""The one-pass build of plain-function registries agrees with the general build."""
+
+import random
+from typing import Annotated, Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from astrum import AstrumConfig, F, Ref, SchedulerRegistry, TaskRegistrationError
+from astrum._build import _build, _build_plain, build
+from astrum._program import Program
+
+
+def _function(name: str, params: list[tuple[str, Any, bool]], returns: Any) -> Any:
+    """An async function ``name(p0, p1=0, ...)`` with the given annotations (``None``: none)."""
+    signature = ", ".join(f"{p}=0" if has_default else p for p, _, has_default in params)
+    namespace: dict[str, Any] = {}
+    exec(f"async def {name}({signature}):\n    return 1\n", namespace)
+    fn = namespace[name]
+    fn.__annotations__ = {p: ann for p, ann, _ in params if ann is not None}
+    if returns is not None:
+        fn.__annotations__["return"] = returns
+    return fn
+
+
+@st.composite
+def plain_registries(draw: st.DrawFn) -> SchedulerRegistry:
+    """Random DAGs of plain async functions: ``depends_on`` edges, ``Ref`` edges, defaults, retries."""
+    n = draw(st.integers(1, 12))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = random.Random(seed)
+    registry = SchedulerRegistry("plain")
+    order = list(range(n))
+    if draw(st.booleans()):
+        rng.shuffle(order)  # registration order is not always a dependency order
+    for i in order:
+        earlier = list(range(i))
+        depends_on = [f"t{j}" for j in rng.sample(earlier, rng.randint(0, min(2, len(earlier))))]
+        refs = rng.sample(earlier, rng.randint(0, min(3, len(earlier))))
+        params: list[tuple[str, Any, bool]] = [
+            (f"p{k}", Annotated[int, F(f"t{j}")], False) for k, j in enumerate(refs)
+        ]
+        if refs and rng.random() < 0.3:
+            params[-1] = (params[-1][0], params[-1][1], True)  # injected despite its default
+        if rng.random() < 0.3:
+            params.append(("extra", int, True))  # a parameter with a default: not injected
+        fn = _function(f"t{i}", params, int if rng.random() < 0.8 else None)
+        registry.task(
+            f"t{i}",
+            depends_on=depends_on,
+            retry=rng.choice([0, 0, 2]),
+            timeout=rng.choice([None, None, 5.0]),
+        )(fn)
+    return registry
+
+
+def _same_program(fast: Program, general: Program, results: dict[str, Any]) -> None:
+    assert fast.graph == general.graph
+    assert fast.fns == general.fns
+    assert fast.kinds == general.kinds
+    assert fast.policies == general.policies
+    assert fast.tails == general.tails
+    assert (fast.stage_count, fast.max_parallelism) == (general.stage_count, general.max_parallelism)
+    assert (fast.concurrency_limit, fast.pool_names, fast.context_params) == (
+        general.concurrency_limit,
+        general.pool_names,
+        general.context_params,
+    )
+    for mine, theirs in zip(fast.binders, general.binders, strict=True):
+        assert (mine is None) == (theirs is None)
+        if mine is not None and theirs is not None:
+            assert mine.bind(results) == theirs.bind(results)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plain_registries(), st.booleans())
+def test_the_one_pass_build_compiles_what_the_general_build_compiles(
+    registry: SchedulerRegistry, skip_type_check: bool
+) -> None:
+    config = AstrumConfig(skip_type_check=skip_type_check, ignore_tail_task=("t0",))
+    fast = _build_plain(registry, config, None)
+    general = _build(registry, None, config, None)
+
+    assert fast is not None
+    assert fast.selected == general.selected
+    assert fast.retries == general.retries
+    assert fast.has_data_path == general.has_data_path
+    _same_program(fast.program, general.program, {tid: f"value of {tid}" for tid in registry.list_tasks()})
+
+
+async def test_a_registry_of_plain_functions_builds_in_one_pass_and_runs() -> None:
+    registry = SchedulerRegistry("one_pass")
+
+    @registry.task("load")
+    async def load() -> dict[str, int]:
+        return {"a": 1, "b": 2}
+
+    @registry.task("total")
+    def total(data: Ref[dict[str, int], F("load")], bonus: int = 10) -> int:
+        return sum(data.values()) + bonus
+
+    @registry.task("pick")
+    async def pick(b: Ref[int, F("load", "b")], done: Ref[int, F("total")]) -> int:
+        return b * done
+
+    result = build(registry, None, AstrumConfig())
+    report = await registry.run()
+
+    assert result.prepared == {}  # no per-task build records: the one-pass build compiled it
+    assert report.task_return_set == {"load": {"a": 1, "b": 2}, "total": 13, "pick": 26}
+
+
+def _callable_ref_registry() -> SchedulerRegistry:
+    registry = SchedulerRegistry("callable_ref")
+
+    @registry.task()
+    async def source() -> int:
+        return 1
+
+    @registry.task()
+    async def sink(value: Ref[int, F(source)]) -> int:
+        return value + 1
+
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        (AstrumConfig(validate_values=True), "values are checked at run time"),
+        (AstrumConfig(visualize=True), "visualising reads the per-task build records"),
+    ],
+)
+def test_configurations_needing_build_records_take_the_general_build(
+    config: AstrumConfig, reason: str
+) -> None:
+    registry = SchedulerRegistry("general")
+
+    @registry.task("a")
+    async def a() -> int:
+        return 1
+
+    @registry.task("b")
+    async def b(value: Ref[int, F("a")]) -> int:
+        return value
+
+    pytest.importorskip("rich") if config.visualize else None
+    assert build(registry, None, config).prepared, reason
+
+
+def test_a_ref_naming_its_source_by_function_takes_the_general_build() -> None:
+    registry = _callable_ref_registry()
+
+    assert _build_plain(registry, AstrumConfig(), None) is None
+    assert build(registry, None, AstrumConfig()).program.graph.parents == ((), (0,))
+
+
+def test_problems_found_by_the_one_pass_build_are_reported_by_the_general_build() -> None:
+    registry = SchedulerRegistry("problems")
+
+    @registry.task("a")
+    async def a() -> str:
+        return "x"
+
+    @registry.task("b")
+    async def b(value: Ref[int, F("a")], missing: int) -> int:
+        return value
+
+    @registry.task("c", depends_on=["nowhere"])
+    async def c() -> None:
+        return None
+
+    with pytest.raises(TaskRegistrationError, match="unknown dependencies"):
+        build(registry, None, AstrumConfig())
+    registry.clear()
+    registry.task("a")(a)
+    registry.task("b")(b)
+    with pytest.raises(TaskRegistrationError) as caught:
+        build(registry, None, AstrumConfig())
+    assert "parameter 'missing' has no value" in str(caught.value)
+    assert "Type mismatch on edge a -> b.value" in str(caught.value)
