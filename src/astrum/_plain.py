@@ -11,7 +11,7 @@ general build (``astrum._build``), which also writes the error messages.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
@@ -19,7 +19,7 @@ from ._graph import Graph, graph_from_parents
 from ._inject import Input, WholeBinder, make_binder
 from ._plan import stage_parallelism
 from ._program import Binder, Program, callable_kind
-from ._transport import NO_ANNOTATION, CallableSpec
+from ._transport import NO_ANNOTATION, CallableSpec, InputRef
 from ._typecheck import field_type, is_compatible, item_type
 
 if TYPE_CHECKING:
@@ -39,10 +39,8 @@ class SpecEntry(NamedTuple):
     spec: CallableSpec
     #: Analysed at registration: a plain call of ``record.function``.
     plain: bool
-    #: Compiles without the general build (see :func:`plain_entry`); the fields below are set.
+    #: Compiles without the general build (see :func:`plain_entry`); ``kind`` is then set.
     compiled: bool = False
-    #: ``depends_on``, then the ``Ref`` sources (task ids) in parameter order.
-    deps: tuple[str, ...] = ()
     kind: int = 0
 
 
@@ -67,17 +65,10 @@ def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry:
         for param in params:
             if not param.has_default and param.name not in fed:
                 return SpecEntry(record, False, spec, True)
-    kind = callable_kind(record.function)
-    if not inputs:
-        return SpecEntry(record, False, spec, True, True, record.depends_on, kind)
     for ref in inputs:
         if type(ref.source) is not str:
             return SpecEntry(record, False, spec, True)
-    if len(inputs) == 1:
-        deps = (*record.depends_on, inputs[0].source)
-    else:
-        deps = (*record.depends_on, *[ref.source for ref in inputs])
-    return SpecEntry(record, False, spec, True, True, deps, kind)
+    return SpecEntry(record, False, spec, True, True, callable_kind(record.function))
 
 
 def compile_plain(
@@ -95,52 +86,25 @@ def compile_plain(
     to exclude.
     """
     index = dict(zip(tasks, range(len(tasks)), strict=True))
-    parents: list[tuple[int, ...]] = []
-    fns: list[Any] = []
-    kinds: list[int] = []
-    binders: list[Binder | None] = []
-    policies: list[Any] = []
-    specs: list[CallableSpec] = []
-    retries: dict[str, int] = {}
-    ordered = True
-    no_parents: tuple[int, ...] = ()
-    for i, (tid, record) in enumerate(tasks.items()):
+    records = list(tasks.values())
+    chosen: list[SpecEntry] = []
+    for tid, record in tasks.items():
         entry = entries.get(tid)
         if entry is None or entry.record is not record or not entry.compiled:
             return None
-        deps = entry.deps
-        if not deps:
-            parents.append(no_parents)
-        elif len(deps) == 1:
-            j = index.get(deps[0])
-            if j is None:
-                return None
-            parents.append((j,))
-            if j >= i:
-                ordered = False
-        else:
-            resolved: dict[int, None] = {}
-            for dep in deps:
-                j = index.get(dep)
-                if j is None:
-                    return None
-                resolved[j] = None
-                if j >= i:
-                    ordered = False
-            parents.append(tuple(resolved))
-        fns.append(record.function)
-        kinds.append(entry.kind)
-        inputs = entry.spec.inputs
-        if not inputs:
-            binders.append(None)
-        elif len(inputs) == 1 and inputs[0].locator is None:
-            binders.append(WholeBinder(tid, inputs[0].param, inputs[0].source))
-        else:
-            binders.append(make_binder(tid, [Input(ref.param, ref.source, ref.locator) for ref in inputs]))
-        policies.append(record.policy)
-        specs.append(entry.spec)
-        if record.retry:
-            retries[tid] = record.retry
+        chosen.append(entry)
+    specs = [entry.spec for entry in chosen]
+    resolved = _parents(records, specs, index)
+    if resolved is None:
+        return None
+    parents, ordered = resolved
+    fns = [record.function for record in records]
+    kinds = [entry.kind for entry in chosen]
+    policies = [record.policy for record in records]
+    binders = [
+        _binder(tid, spec.inputs) if spec.inputs else None for tid, spec in zip(tasks, specs, strict=True)
+    ]
+    retries = {record.task_id: record.retry for record in records if record.retry}
     if not config.skip_type_check and not _types_fit(specs, index):
         return None
     graph = graph_from_parents(list(tasks), index, parents, ordered=ordered)
@@ -164,6 +128,52 @@ def compile_plain(
         pool_limits=[config.pools[name] for name in pool_names],
     )
     return graph, program, retries
+
+
+def _parents(
+    records: list[RegisteredTask], specs: list[CallableSpec], index: Mapping[str, int]
+) -> tuple[list[tuple[int, ...]], bool] | None:
+    """Parent indices per task (``depends_on``, then ``Ref`` sources, without repeats) and whether
+    every task comes after its parents; ``None`` when a dependency is not a registered task."""
+    parents: list[tuple[int, ...]] = []
+    ordered = True
+    no_parents: tuple[int, ...] = ()
+    for i, (record, spec) in enumerate(zip(records, specs, strict=True)):
+        deps = record.depends_on
+        inputs = spec.inputs
+        if inputs:
+            if len(inputs) == 1:
+                source = inputs[0].source
+                if source not in deps:
+                    deps = (*deps, source)
+            else:
+                deps = (*deps, *[ref.source for ref in inputs])
+        if not deps:
+            parents.append(no_parents)
+        elif len(deps) == 1:
+            j = index.get(deps[0])
+            if j is None:
+                return None
+            parents.append((j,))
+            if j >= i:
+                ordered = False
+        else:
+            unique: dict[int, None] = {}
+            for dep in deps:
+                j = index.get(dep)
+                if j is None:
+                    return None
+                unique[j] = None
+                if j >= i:
+                    ordered = False
+            parents.append(tuple(unique))
+    return parents, ordered
+
+
+def _binder(task: str, inputs: tuple[InputRef, ...]) -> Binder:
+    if len(inputs) == 1 and inputs[0].locator is None:
+        return WholeBinder(task, inputs[0].param, inputs[0].source)
+    return make_binder(task, [Input(ref.param, ref.source, ref.locator) for ref in inputs])
 
 
 def _types_fit(specs: list[CallableSpec], index: Mapping[str, int]) -> bool:
