@@ -21,7 +21,7 @@ from ._gcpause import gc_paused
 from ._graph import Graph, TaskOrder, compile_graph, orders_from_graph
 from ._inject import Input, describe_locator, item_target, make_binder, relation_locator
 from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
-from ._plain import SpecEntry, compile_plain
+from ._plain import PlainEntry, SpecEntry, compile_plain
 from ._plan import stage_parallelism
 from ._policies import Retry
 from ._process import picklable_problem
@@ -165,13 +165,16 @@ def _prepare(
 ) -> _Prepared:
     cache = registry._spec_cache
     cached = cache.get(record.task_id)
-    if cached is not None and cached[0] is record and cached[3]:
-        # Analysed at registration (see SchedulerRegistry.register): a plain call.
-        return _Prepared(record, None, cached[2])
+    if type(cached) is PlainEntry and cached.record is record:
+        # Analysed at registration (see SchedulerRegistry.register): a plain call; the entry
+        # keeps what the one-pass build needs, so the rest of the spec is parsed again.
+        return _Prepared(record, None, parse_callable(record.task_id, record.function, names))
+    if type(cached) is SpecEntry and cached.record is record and cached.plain:
+        return _Prepared(record, None, cached.spec)
     receiver = classify(record.function, instances)
     skip_first = receiver.kind is not None
-    if cached is not None and cached[0] is record and cached[1] == skip_first:
-        spec = cached[2]
+    if type(cached) is SpecEntry and cached.record is record and cached.skip_first == skip_first:
+        spec = cached.spec
     else:
         spec = parse_callable(record.task_id, receiver.call, names, skip_first=skip_first)
         if not spec.problems:

@@ -2,7 +2,7 @@
 
 Most registries hold module-level functions whose inputs are ``Ref[X, F("task id")]``
 annotations. Everything a build needs from such a task can be worked out when it is
-registered (:func:`plain_entry`): its dependencies, how it is called, its argument binder.
+registered (:func:`plain_entry`): its ``Ref`` inputs, how it is called, its return type.
 :func:`compile_plain` then turns a registry of them into a :class:`Program` without
 per-task build records. Anything it does not handle, and every problem, is left to the
 general build (``astrum._build``), which also writes the error messages.
@@ -11,7 +11,7 @@ general build (``astrum._build``), which also writes the error messages.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 
     from ._registry import RegisteredTask
 
-__all__ = ["SpecEntry", "compile_plain", "plain_entry"]
+__all__ = ["PlainEntry", "SpecEntry", "compile_plain", "plain_entry"]
 
 
 class SpecEntry(NamedTuple):
-    """A registry's cached analysis of one task (valid while ``record`` is the registered one)."""
+    """A parsed task callable (valid while ``record`` is the registered one)."""
 
     record: RegisteredTask
     #: The first parameter is a method's receiver (not injected).
@@ -39,17 +39,29 @@ class SpecEntry(NamedTuple):
     spec: CallableSpec
     #: Analysed at registration: a plain call of ``record.function``.
     plain: bool
-    #: Compiles without the general build (see :func:`plain_entry`); ``kind`` is then set.
-    compiled: bool = False
-    kind: int = 0
 
 
-def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry:
-    """The entry of a function analysed at registration, compiled too when nothing depends on a build.
+class PlainEntry(NamedTuple):
+    """A plain function analysed at registration that builds compile as it is.
 
-    It is not compiled when a ``Ref`` names its source by callable (resolved against the
-    whole registry), when a parameter has no value (an error the build reports), and for
-    overrides, process isolation, pools and ``TaskData`` (checked or resolved per build).
+    Only what a build reads is kept (a registry of a million tasks keeps a million
+    of these); the general build parses the function again when it needs the rest.
+    """
+
+    record: RegisteredTask
+    kind: int
+    #: ``Ref`` inputs in parameter order; every source is a task id.
+    inputs: tuple[InputRef, ...]
+    returns: Any
+
+
+def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry | PlainEntry:
+    """What a registry keeps of a function analysed at registration.
+
+    A :class:`PlainEntry` unless a ``Ref`` names its source by callable (resolved against
+    the whole registry), a parameter has no value (an error the build reports), or the
+    task uses an override, process isolation, a pool or ``TaskData`` (checked or resolved
+    per build).
     """
     if (
         record.data is not None
@@ -68,11 +80,11 @@ def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry:
     for ref in inputs:
         if type(ref.source) is not str:
             return SpecEntry(record, False, spec, True)
-    return SpecEntry(record, False, spec, True, True, callable_kind(record.function))
+    return PlainEntry(record, callable_kind(record.function), inputs, spec.returns)
 
 
 def compile_plain(
-    entries: Mapping[str, SpecEntry],
+    entries: Mapping[str, SpecEntry | PlainEntry],
     tasks: Mapping[str, RegisteredTask],
     config: AstrumConfig,
     concurrency_context: asyncio.Semaphore | None,
@@ -87,25 +99,22 @@ def compile_plain(
     """
     index = dict(zip(tasks, range(len(tasks)), strict=True))
     records = list(tasks.values())
-    chosen: list[SpecEntry] = []
+    chosen: list[PlainEntry] = []
     for tid, record in tasks.items():
         entry = entries.get(tid)
-        if entry is None or entry.record is not record or not entry.compiled:
+        if type(entry) is not PlainEntry or entry.record is not record:
             return None
         chosen.append(entry)
-    specs = [entry.spec for entry in chosen]
-    resolved = _parents(records, specs, index)
+    resolved = _parents(records, chosen, index)
     if resolved is None:
         return None
     parents, ordered = resolved
     fns = [record.function for record in records]
     kinds = [entry.kind for entry in chosen]
     policies = [record.policy for record in records]
-    binders = [
-        _binder(tid, spec.inputs) if spec.inputs else None for tid, spec in zip(tasks, specs, strict=True)
-    ]
+    binders = [_binder(tid, e.inputs) if e.inputs else None for tid, e in zip(tasks, chosen, strict=True)]
     retries = {record.task_id: record.retry for record in records if record.retry}
-    if not config.skip_type_check and not _types_fit(specs, index):
+    if not config.skip_type_check and not _types_fit(chosen, index):
         return None
     graph = graph_from_parents(list(tasks), index, parents, ordered=ordered)
     stage_count, max_parallelism = stage_parallelism(graph)
@@ -131,16 +140,16 @@ def compile_plain(
 
 
 def _parents(
-    records: list[RegisteredTask], specs: list[CallableSpec], index: Mapping[str, int]
+    records: list[RegisteredTask], entries: list[PlainEntry], index: Mapping[str, int]
 ) -> tuple[list[tuple[int, ...]], bool] | None:
     """Parent indices per task (``depends_on``, then ``Ref`` sources, without repeats) and whether
     every task comes after its parents; ``None`` when a dependency is not a registered task."""
     parents: list[tuple[int, ...]] = []
     ordered = True
     no_parents: tuple[int, ...] = ()
-    for i, (record, spec) in enumerate(zip(records, specs, strict=True)):
+    for i, (record, entry) in enumerate(zip(records, entries, strict=True)):
         deps = record.depends_on
-        inputs = spec.inputs
+        inputs = entry.inputs
         if inputs:
             if len(inputs) == 1:
                 source = inputs[0].source
@@ -176,12 +185,12 @@ def _binder(task: str, inputs: tuple[InputRef, ...]) -> Binder:
     return make_binder(task, [Input(ref.param, ref.source, ref.locator) for ref in inputs])
 
 
-def _types_fit(specs: list[CallableSpec], index: Mapping[str, int]) -> bool:
+def _types_fit(entries: list[PlainEntry], index: Mapping[str, int]) -> bool:
     """Every ``Ref`` edge joins types that can fit (``False``: let the general build report it)."""
-    for spec in specs:
-        for ref in spec.inputs:
+    for entry in entries:
+        for ref in entry.inputs:
             expected = ref.expected
-            produced = specs[index[ref.source]].returns
+            produced = entries[index[ref.source]].returns
             locator = ref.locator
             if (
                 produced is NO_ANNOTATION

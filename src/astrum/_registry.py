@@ -15,7 +15,7 @@ from ._errors import TaskRegistrationError
 from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
 from ._methods import owner_path
-from ._plain import SpecEntry, plain_entry
+from ._plain import PlainEntry, SpecEntry, plain_entry
 from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
 from ._transport import parse_plain, underlying_function
@@ -89,7 +89,7 @@ class SchedulerRegistry:
         self._tasks: dict[str, RegisteredTask] = {}
         self._lock = threading.RLock()
         # Parsed annotations per registered task; an entry is used while its record is registered.
-        self._spec_cache: dict[str, SpecEntry] = {}
+        self._spec_cache: dict[str, SpecEntry | PlainEntry] = {}
         # Recent builds, reused while the registry is unchanged: a registry run per request
         # pays for its build once. Keyed by (version, targets, config, semaphore identity).
         self._version = 0
