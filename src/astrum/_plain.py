@@ -89,7 +89,7 @@ def compile_plain(
     config: AstrumConfig,
     concurrency_context: asyncio.Semaphore | None,
 ) -> tuple[Graph, Program, dict[str, int]] | None:
-    """Compile every task of ``tasks`` in one pass: ``(graph, program, retries)``.
+    """Compile every task of ``tasks`` with no per-task build records: ``(graph, program, retries)``.
 
     ``entries`` is the registry's analysis cache. Returns ``None`` when any task was not
     analysed as plain, a dependency is unknown, or an edge's types may not fit: the
