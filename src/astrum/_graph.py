@@ -191,9 +191,21 @@ def graph_from_parents(
         names=tuple(names),
         index=index,
         parents=tuple(parents),
-        children=tuple(map(tuple, child_lists)),
+        children=_share_singles(parents, child_lists),
         topo=tuple(topo),
         levels=tuple(levels),
+    )
+
+
+def _share_singles(parents: list[tuple[int, ...]], child_lists: list[list[int]]) -> tuple[tuple[int, ...], ...]:
+    """Child tuples; a one-element ``(k,)`` reuses an equal parent tuple (a chain keeps one per task)."""
+    single: list[tuple[int, ...] | None] = [None] * len(child_lists)
+    for ps in parents:
+        if len(ps) == 1:
+            single[ps[0]] = ps
+    return tuple(
+        (single[kids[0]] or (kids[0],)) if len(kids) == 1 else tuple(kids)
+        for kids in child_lists
     )
 
 
