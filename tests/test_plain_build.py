@@ -7,26 +7,42 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from astrum import AstrumConfig, F, Ref, SchedulerRegistry, TaskRegistrationError
+from astrum import AstrumConfig, F, Ref, RunContext, SchedulerRegistry, TaskRegistrationError
 from astrum._build import _build, _build_plain, build
 from astrum._program import Program
 
 
-def _function(name: str, params: list[tuple[str, Any, bool]], returns: Any) -> Any:
-    """An async function ``name(p0, p1=0, ...)`` with the given annotations (``None``: none)."""
+def _function(
+    name: str, params: list[tuple[str, Any, bool]], returns: Any, *, postponed: bool = False
+) -> Any:
+    """An async function ``name(p0, p1=0, ...)`` with the given annotations (``None``: none).
+
+    ``postponed``: the annotations are strings, as under ``from __future__ import annotations``.
+    """
     signature = ", ".join(f"{p}=0" if has_default else p for p, _, has_default in params)
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"Annotated": Annotated, "F": F, "From": F}
     exec(f"async def {name}({signature}):\n    return 1\n", namespace)
     fn = namespace[name]
     fn.__annotations__ = {p: ann for p, ann, _ in params if ann is not None}
     if returns is not None:
         fn.__annotations__["return"] = returns
+    if postponed:
+        fn.__annotations__ = {key: _source(ann) for key, ann in fn.__annotations__.items()}
     return fn
+
+
+def _source(annotation: Any) -> str:
+    """The text of an annotation made by these tests (``int`` or ``Annotated[int, F(...)]``)."""
+    if annotation is int:
+        return "int"
+    relation = annotation.__metadata__[0]
+    return f"Annotated[int, F({relation.task!r})]"
 
 
 @st.composite
 def plain_registries(draw: st.DrawFn) -> SchedulerRegistry:
-    """Random DAGs of plain async functions: ``depends_on`` edges, ``Ref`` edges, defaults, retries."""
+    """Random DAGs of plain async functions: ``depends_on`` and ``Ref`` edges, defaults, retries,
+    some with postponed (string) annotations."""
     n = draw(st.integers(1, 12))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = random.Random(seed)
@@ -45,7 +61,7 @@ def plain_registries(draw: st.DrawFn) -> SchedulerRegistry:
             params[-1] = (params[-1][0], params[-1][1], True)  # injected despite its default
         if rng.random() < 0.3:
             params.append(("extra", int, True))  # a parameter with a default: not injected
-        fn = _function(f"t{i}", params, int if rng.random() < 0.8 else None)
+        fn = _function(f"t{i}", params, int if rng.random() < 0.8 else None, postponed=rng.random() < 0.3)
         registry.task(
             f"t{i}",
             depends_on=depends_on,
@@ -180,3 +196,61 @@ def test_problems_found_by_the_one_pass_build_are_reported_by_the_general_build(
         build(registry, None, AstrumConfig())
     assert "parameter 'missing' has no value" in str(caught.value)
     assert "Type mismatch on edge a -> b.value" in str(caught.value)
+
+
+async def test_postponed_annotations_compile_in_one_pass_and_keep_their_parsed_spec() -> None:
+    from astrum._plain import PlainEntry
+
+    registry = SchedulerRegistry("postponed")
+    registry.task("a")(_function("a", [], int, postponed=True))
+    registry.task("b")(_function("b", [("value", Annotated[int, F("a")], False)], int, postponed=True))
+    registry.task("c")(
+        _function("c", [("value", Annotated[int, F("b")], False)], int)
+    )  # analysed when registered
+
+    result = build(registry, None, AstrumConfig())
+    report = await registry.run()
+
+    assert result.prepared == {}
+    entry = registry._spec_cache["b"]
+    assert type(entry) is PlainEntry and entry.spec is not None  # strings are not evaluated twice
+    assert report.successful_tasks == 3
+
+
+def _signature_registry(kind: str) -> SchedulerRegistry:
+    registry = SchedulerRegistry(kind)
+
+    @registry.task("a")
+    async def a() -> int:
+        return 1
+
+    if kind == "positional-only":
+
+        async def b(value: Ref[int, F("a")], /) -> int:
+            return value
+
+    elif kind == "keyword arguments":
+
+        async def b(value: Ref[int, F("a")], **extra: Any) -> int:
+            return value
+
+    else:
+
+        async def b(value: Ref[int, F("a")], ctx: "RunContext[Any]") -> int:
+            return value
+
+        b.__annotations__["ctx"] = RunContext[Any]
+    registry.task("b")(b)
+    return registry
+
+
+@pytest.mark.parametrize("kind", ["positional-only", "keyword arguments", "run context"])
+def test_signatures_the_one_pass_build_does_not_handle_take_the_general_build(kind: str) -> None:
+    registry = _signature_registry(kind)
+
+    assert _build_plain(registry, AstrumConfig(), None) is None
+    if kind == "positional-only":
+        with pytest.raises(TaskRegistrationError, match="positional-only"):
+            build(registry, None, AstrumConfig())
+    else:
+        assert build(registry, None, AstrumConfig()).program.graph.parents == ((), (0,))

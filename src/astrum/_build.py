@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +20,16 @@ from ._errors import SchedulerError, TaskRegistrationError
 from ._gcpause import gc_paused
 from ._graph import Graph, TaskOrder, compile_graph, orders_from_graph
 from ._inject import Input, describe_locator, item_target, make_binder, relation_locator
-from ._methods import Receiver, callable_qualname, classify, duplicate_instances, find_receiver, owner_label
-from ._plain import PlainEntry, SpecEntry, compile_plain
+from ._methods import (
+    Receiver,
+    callable_qualname,
+    classify,
+    duplicate_instances,
+    find_receiver,
+    owner_label,
+    owner_path,
+)
+from ._plain import PlainEntry, SpecEntry, compile_plain, plain_entry
 from ._plan import stage_parallelism
 from ._policies import Retry
 from ._process import picklable_problem
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildResult", "build", "select"]
 
+_FUNCTION = type(lambda: None)
 _TRANSPORT_HEADER = "Data transport validation failed with the following errors:\n- "
 
 
@@ -166,9 +175,10 @@ def _prepare(
     cache = registry._spec_cache
     cached = cache.get(record.task_id)
     if type(cached) is PlainEntry and cached.record is record:
-        # Analysed at registration (see SchedulerRegistry.register): a plain call; the entry
-        # keeps what the one-pass build needs, so the rest of the spec is parsed again.
-        return _Prepared(record, None, parse_callable(record.task_id, record.function, names))
+        # A plain call; an entry made at registration keeps only what the one-pass build
+        # needs, so the rest of the spec is parsed again.
+        spec = cached.spec or parse_callable(record.task_id, record.function, names)
+        return _Prepared(record, None, spec)
     if type(cached) is SpecEntry and cached.record is record and cached.plain:
         return _Prepared(record, None, cached.spec)
     receiver = classify(record.function, instances)
@@ -422,7 +432,9 @@ def _build_plain(
     tasks = registry.get_all_tasks()
     if config.class_instances and duplicate_instances(config.class_instances):
         return None
-    compiled = compile_plain(registry._spec_cache, tasks, config, concurrency_context)
+    compiled = compile_plain(
+        registry._spec_cache, tasks, config, concurrency_context, _analyser(registry, tasks)
+    )
     if compiled is None:
         return None
     graph, program, retries = compiled
@@ -437,6 +449,35 @@ def _build_plain(
         retries=dict(retries),
         has_data_path=any(b is not None for b in program.binders),
     )
+
+
+def _analyser(
+    registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask]
+) -> Callable[[RegisteredTask], PlainEntry | None]:
+    """Parses, for the one-pass build, plain functions registration left alone (string annotations)."""
+    names = _TaskNames(tasks)
+    cache = registry._spec_cache
+
+    def analyse(record: RegisteredTask) -> PlainEntry | None:
+        fn = record.function
+        if type(fn) is not _FUNCTION or record.data is not None or owner_path(fn) is not None:
+            return None  # a method, a callable object, TaskData: the general build's
+        cached = cache.get(record.task_id)
+        if type(cached) is SpecEntry and cached.record is record:
+            if cached.plain or cached.skip_first:
+                return None  # analysed before and not plain
+            spec = cached.spec
+        else:
+            spec = parse_callable(record.task_id, fn, names)
+        if spec.problems or spec.pushes or spec.context_params:
+            if not spec.problems:
+                cache[record.task_id] = SpecEntry(record, False, spec, True)
+            return None
+        entry = plain_entry(record, spec, keep_spec=True)
+        cache[record.task_id] = entry
+        return entry if type(entry) is PlainEntry else None
+
+    return analyse
 
 
 def _build(

@@ -197,16 +197,15 @@ def graph_from_parents(
     )
 
 
-def _share_singles(parents: list[tuple[int, ...]], child_lists: list[list[int]]) -> tuple[tuple[int, ...], ...]:
+def _share_singles(
+    parents: list[tuple[int, ...]], child_lists: list[list[int]]
+) -> tuple[tuple[int, ...], ...]:
     """Child tuples; a one-element ``(k,)`` reuses an equal parent tuple (a chain keeps one per task)."""
     single: list[tuple[int, ...] | None] = [None] * len(child_lists)
     for ps in parents:
         if len(ps) == 1:
             single[ps[0]] = ps
-    return tuple(
-        (single[kids[0]] or (kids[0],)) if len(kids) == 1 else tuple(kids)
-        for kids in child_lists
-    )
+    return tuple((single[kids[0]] or (kids[0],)) if len(kids) == 1 else tuple(kids) for kids in child_lists)
 
 
 def orders_from_graph(graph: Graph) -> list[TaskOrder]:

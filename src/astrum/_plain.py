@@ -10,7 +10,8 @@ general build (``astrum._build``), which also writes the error messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._clock import REAL_CLOCK
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["PlainEntry", "SpecEntry", "compile_plain", "plain_entry"]
 
+_POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+
 
 class SpecEntry(NamedTuple):
     """A parsed task callable (valid while ``record`` is the registered one)."""
@@ -42,10 +46,12 @@ class SpecEntry(NamedTuple):
 
 
 class PlainEntry(NamedTuple):
-    """A plain function analysed at registration that builds compile as it is.
+    """A plain function that builds compile as it is.
 
-    Only what a build reads is kept (a registry of a million tasks keeps a million
-    of these); the general build parses the function again when it needs the rest.
+    Made at registration, only what a build reads is kept (a registry of a million
+    tasks keeps a million of these) and the general build parses the function again
+    when it needs the rest. Made by a build (string annotations), ``spec`` keeps the
+    parsed annotations, which are costly to evaluate again.
     """
 
     record: RegisteredTask
@@ -53,10 +59,13 @@ class PlainEntry(NamedTuple):
     #: ``Ref`` inputs in parameter order; every source is a task id.
     inputs: tuple[InputRef, ...]
     returns: Any
+    spec: CallableSpec | None = None
 
 
-def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry | PlainEntry:
-    """What a registry keeps of a function analysed at registration.
+def plain_entry(
+    record: RegisteredTask, spec: CallableSpec, *, keep_spec: bool = False
+) -> SpecEntry | PlainEntry:
+    """What a registry keeps of a plain function (a plain call of ``record.function``) parsed as ``spec``.
 
     A :class:`PlainEntry` unless a ``Ref`` names its source by callable (resolved against
     the whole registry), a parameter has no value (an error the build reports), or the
@@ -72,6 +81,9 @@ def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry | Plain
         return SpecEntry(record, False, spec, True)
     inputs = spec.inputs
     params = spec.params
+    for param in params:
+        if param.kind is not _POSITIONAL_OR_KEYWORD and param.kind is not _KEYWORD_ONLY:
+            return SpecEntry(record, False, spec, True)  # positional-only or variadic: checked by the build
     if len(inputs) != len(params):  # some parameters are not injected: they need defaults
         fed = [ref.param for ref in inputs]
         for param in params:
@@ -80,7 +92,9 @@ def plain_entry(record: RegisteredTask, spec: CallableSpec) -> SpecEntry | Plain
     for ref in inputs:
         if type(ref.source) is not str:
             return SpecEntry(record, False, spec, True)
-    return PlainEntry(record, callable_kind(record.function), inputs, spec.returns)
+    return PlainEntry(
+        record, callable_kind(record.function), inputs, spec.returns, spec if keep_spec else None
+    )
 
 
 def compile_plain(
@@ -88,11 +102,13 @@ def compile_plain(
     tasks: Mapping[str, RegisteredTask],
     config: AstrumConfig,
     concurrency_context: asyncio.Semaphore | None,
+    analyse: Callable[[RegisteredTask], PlainEntry | None] | None = None,
 ) -> tuple[Graph, Program, dict[str, int]] | None:
     """Compile every task of ``tasks`` with no per-task build records: ``(graph, program, retries)``.
 
-    ``entries`` is the registry's analysis cache. Returns ``None`` when any task was not
-    analysed as plain, a dependency is unknown, or an edge's types may not fit: the
+    ``entries`` is the registry's analysis cache; ``analyse`` makes the entry of a task
+    registration did not analyse (or ``None``). Returns ``None`` when a task is not
+    plain, a dependency is unknown, or an edge's types may not fit: the
     general build then runs (and reports what is wrong). Configurations that need the
     general build's per-task records (``validate_values``, ``visualize``) are the caller's
     to exclude.
@@ -103,7 +119,9 @@ def compile_plain(
     for tid, record in tasks.items():
         entry = entries.get(tid)
         if type(entry) is not PlainEntry or entry.record is not record:
-            return None
+            entry = analyse(record) if analyse is not None else None
+            if entry is None:
+                return None
         chosen.append(entry)
     resolved = _parents(records, chosen, index)
     if resolved is None:
