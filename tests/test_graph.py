@@ -66,7 +66,7 @@ def test_graph_keeps_parents_and_children_in_declaration_order():
 def test_levels_are_the_longest_dependency_chain_above_each_task():
     # a -> b -> c and a -> c: c sits below b, not next to it
     graph = compile_graph([("a", []), ("b", ["a"]), ("c", ["a", "b"]), ("x", [])])
-    assert graph.levels == (0, 1, 2, 0)
+    assert list(graph.levels) == [0, 1, 2, 0]
 
 
 def test_a_repeated_dependency_counts_once():

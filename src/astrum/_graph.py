@@ -8,6 +8,7 @@ without recursion, so graphs of millions of tasks listed in any order validate.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -71,8 +72,8 @@ class Graph:
     index: dict[str, int]
     parents: tuple[tuple[int, ...], ...]
     children: tuple[tuple[int, ...], ...]
-    topo: tuple[int, ...]
-    levels: tuple[int, ...]
+    topo: Sequence[int]
+    levels: Sequence[int]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -155,10 +156,7 @@ def graph_from_parents(
         TaskOrderLoopError: the dependencies form a cycle.
     """
     n = len(names)
-    child_lists: list[list[int]] = [[] for _ in range(n)]
-    for i, ps in enumerate(parents):
-        for p in ps:
-            child_lists[p].append(i)
+    children = _children(parents, n)
 
     if ordered:
         topo: Sequence[int] = range(n)
@@ -170,7 +168,7 @@ def graph_from_parents(
         while head < len(found):
             i = found[head]
             head += 1
-            for c in child_lists[i]:
+            for c in children[i]:
                 remaining[c] -= 1
                 if remaining[c] == 0:
                     found.append(c)
@@ -180,9 +178,9 @@ def graph_from_parents(
                 [f"Cycle detected: {' -> '.join(cycle)}"],
                 cycle=cycle,
             )
-        topo = found
+        topo = tuple(found)
 
-    levels = [0] * n
+    levels = array("q", bytes(8 * n))  # unboxed: a million-task chain needs no million int objects
     for i in topo:
         ps = parents[i]
         if ps:
@@ -191,21 +189,38 @@ def graph_from_parents(
         names=tuple(names),
         index=index,
         parents=tuple(parents),
-        children=_share_singles(parents, child_lists),
-        topo=tuple(topo),
-        levels=tuple(levels),
+        children=children,
+        topo=topo,
+        levels=levels,
     )
 
 
-def _share_singles(
-    parents: list[tuple[int, ...]], child_lists: list[list[int]]
-) -> tuple[tuple[int, ...], ...]:
-    """Child tuples; a one-element ``(k,)`` reuses an equal parent tuple (a chain keeps one per task)."""
-    single: list[tuple[int, ...] | None] = [None] * len(child_lists)
-    for ps in parents:
+def _children(parents: list[tuple[int, ...]], n: int) -> tuple[tuple[int, ...], ...]:
+    """Child tuples in task order, without a list per task (most tasks have at most one child).
+
+    A one-child tuple ``(k,)`` reuses an equal one-parent tuple: a chain keeps one per task.
+    """
+    first = [-1] * n  # the first child of each task
+    more: dict[int, list[int]] = {}  # the other children of tasks with several
+    single: list[tuple[int, ...] | None] = [None] * n  # a tuple ``(k,)`` already made, per k
+    for i, ps in enumerate(parents):
         if len(ps) == 1:
             single[ps[0]] = ps
-    return tuple((single[kids[0]] or (kids[0],)) if len(kids) == 1 else tuple(kids) for kids in child_lists)
+        for p in ps:
+            if first[p] < 0:
+                first[p] = i
+            else:
+                kids = more.get(p)
+                if kids is None:
+                    more[p] = [i]
+                else:
+                    kids.append(i)
+    empty: tuple[int, ...] = ()
+    if not more:
+        return tuple(empty if f < 0 else (single[f] or (f,)) for f in first)
+    return tuple(
+        empty if f < 0 else ((f, *more[p]) if p in more else (single[f] or (f,))) for p, f in enumerate(first)
+    )
 
 
 def orders_from_graph(graph: Graph) -> list[TaskOrder]:
