@@ -139,7 +139,7 @@ async def _with_timeout(run: Run, name: str, work: Any, timeout: float, isolatio
         job.exception()  # retrieved: the attempt already counts as timed out
     if isolation == "process":
         note = "its worker process was killed"
-    elif run.program.kinds[run.names.index(name)] == ASYNC:
+    elif run.program.kinds[run.program.graph.index[name]] == ASYNC:
         note = "it was cancelled"
     else:
         note = "its worker thread cannot be stopped and runs on; its late result is discarded"
