@@ -82,6 +82,7 @@ class Binder:
     pass the arguments through :meth:`resolve` (for awaitable injected values).
     """
 
+    __slots__ = ()
     needs_await = False
 
     def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -118,36 +119,36 @@ class Program:
     pools: list[int] | None = None
     pool_names: list[str] = field(default_factory=list)
     pool_limits: list[int] = field(default_factory=list)
-    _threaded: list[bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _threaded: bytearray | None = field(default=None, init=False, repr=False, compare=False)
     _chain_next: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _chained: bool | None = field(default=None, init=False, repr=False, compare=False)
-    _inline: list[bool] | None = field(default=None, init=False, repr=False, compare=False)
+    _inline: bytearray | None = field(default=None, init=False, repr=False, compare=False)
     #: Code objects of task functions whose first step suspended: their tasks skip the inline
     #: first step (it only pays off for coroutines that finish at once).
     suspending: set[Any] = field(default_factory=set, init=False, repr=False, compare=False)
 
-    def inline(self) -> list[bool]:
+    def inline(self) -> bytearray:
         """Per task: an async task whose first step may run inline (see ``astrum._inline``)."""
         if self._inline is None:
             self._inline = self._plain_calls(ASYNC)
         return self._inline
 
-    def threaded(self) -> list[bool]:
+    def threaded(self) -> bytearray:
         """Per task: a sync task that runs straight in a worker thread (no asyncio task around it)."""
         if self._threaded is None:
             self._threaded = self._plain_calls(SYNC)
         return self._threaded
 
-    def _plain_calls(self, kind: int) -> list[bool]:
-        """Per task: a ``kind`` callable with nothing around the call (no policy, semaphore,
+    def _plain_calls(self, kind: int) -> bytearray:
+        """Per task, 1 for a ``kind`` callable with nothing around the call (no policy, semaphore,
         awaited arguments) that is not a tail task."""
         semaphore_free = self.semaphore is None
         tails = self.tails
-        return [
+        return bytearray(
             k == kind and policy is None and semaphore_free and i not in tails
             and not (binder is not None and binder.needs_await)
             for i, (k, policy, binder) in enumerate(zip(self.kinds, self.policies, self.binders, strict=True))
-        ]  # fmt: skip
+        )  # fmt: skip
 
     def chain_next(self) -> list[int] | None:
         """Per threaded task, a child its worker thread may run next (-1: none); ``None`` if no task has one.
