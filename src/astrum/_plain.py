@@ -56,10 +56,17 @@ class PlainEntry(NamedTuple):
 
     record: RegisteredTask
     kind: int
-    #: ``Ref`` inputs in parameter order; every source is a task id.
-    inputs: tuple[InputRef, ...]
+    #: The only ``Ref`` input (the common case, kept without a tuple around it), or ``None``.
+    only: InputRef | None
+    #: The ``Ref`` inputs when there is not exactly one. Every source is a task id.
+    several: tuple[InputRef, ...]
     returns: Any
     spec: CallableSpec | None = None
+
+    @property
+    def inputs(self) -> tuple[InputRef, ...]:
+        """The ``Ref`` inputs in parameter order."""
+        return (self.only,) if self.only is not None else self.several
 
 
 def plain_entry(
@@ -92,8 +99,9 @@ def plain_entry(
     for ref in inputs:
         if type(ref.source) is not str:
             return SpecEntry(record, False, spec, True)
+    only, several = (inputs[0], ()) if len(inputs) == 1 else (None, inputs)
     return PlainEntry(
-        record, callable_kind(record.function), inputs, spec.returns, spec if keep_spec else None
+        record, callable_kind(record.function), only, several, spec.returns, spec if keep_spec else None
     )
 
 
@@ -130,7 +138,7 @@ def compile_plain(
     fns = [record.function for record in records]
     kinds = [entry.kind for entry in chosen]
     policies = [record.policy for record in records]
-    binders = [_binder(tid, e.inputs) if e.inputs else None for tid, e in zip(tasks, chosen, strict=True)]
+    binders = [_binder(tid, entry) for tid, entry in zip(tasks, chosen, strict=True)]
     retries = {record.task_id: record.retry for record in records if record.retry}
     if not config.skip_type_check and not _types_fit(chosen, index):
         return None
@@ -167,14 +175,12 @@ def _parents(
     no_parents: tuple[int, ...] = ()
     for i, (record, entry) in enumerate(zip(records, entries, strict=True)):
         deps = record.depends_on
-        inputs = entry.inputs
-        if inputs:
-            if len(inputs) == 1:
-                source = inputs[0].source
-                if source not in deps:
-                    deps = (*deps, source)
-            else:
-                deps = (*deps, *[ref.source for ref in inputs])
+        only = entry.only
+        if only is not None:
+            if only.source not in deps:
+                deps = (*deps, only.source)
+        elif entry.several:
+            deps = (*deps, *[ref.source for ref in entry.several])
         if not deps:
             parents.append(no_parents)
         elif len(deps) == 1:
@@ -197,9 +203,13 @@ def _parents(
     return parents, ordered
 
 
-def _binder(task: str, inputs: tuple[InputRef, ...]) -> Binder:
-    if len(inputs) == 1 and inputs[0].locator is None:
-        return WholeBinder(task, inputs[0].param, inputs[0].source)
+def _binder(task: str, entry: PlainEntry) -> Binder | None:
+    only = entry.only
+    if only is not None and only.locator is None:
+        return WholeBinder(task, only.param, only.source)
+    inputs = entry.inputs
+    if not inputs:
+        return None
     return make_binder(task, [Input(ref.param, ref.source, ref.locator) for ref in inputs])
 
 
