@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
 from ._errors import SchedulerError, TaskRegistrationError
 from ._gcpause import gc_paused
@@ -29,8 +28,7 @@ from ._methods import (
     owner_label,
     owner_path,
 )
-from ._plain import PlainEntry, SpecEntry, compile_plain, plain_entry
-from ._plan import stage_parallelism
+from ._plain import PlainEntry, SpecEntry, compile_plain, configured_program, plain_entry
 from ._policies import Retry
 from ._process import picklable_problem
 from ._program import Binder, Program, callable_kind
@@ -636,26 +634,16 @@ def _build(
         if validate:
             inputs = [_with_check(tid, inp, prep) for inp in inputs]
         binders.append(make_binder(tid, inputs, receiver_value, has_receiver))
-    limit = config.effective_concurrency_limit if concurrency_context is None else None
-    stage_count, max_parallelism = stage_parallelism(graph)
-    program = Program(
-        graph=graph,
-        fns=fns,
-        kinds=kinds,
-        binders=binders,
-        policies=policies,
-        tails=frozenset(graph.index[t] for t in config.ignore_tail_task if t in graph.index),
-        concurrency_limit=limit,
-        semaphore=concurrency_context,
-        stage_count=stage_count,
-        max_parallelism=max_parallelism,
-        failure_policy=config.failure_policy,
-        deadline=config.deadline,
-        clock=config.clock if config.clock is not None else REAL_CLOCK,
+    program = configured_program(
+        graph,
+        config,
+        concurrency_context,
+        fns,
+        kinds,
+        binders,
+        policies,
         context_params=context_params if any(context_params) else None,
         pools=pools if pool_names and any(p >= 0 for p in pools) else None,
-        pool_names=pool_names,
-        pool_limits=[config.pools[name] for name in pool_names],
     )
     return BuildResult(
         registry=registry,

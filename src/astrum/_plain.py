@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from ._registry import RegisteredTask
 
-__all__ = ["PlainEntry", "SpecEntry", "compile_plain", "plain_entry"]
+__all__ = ["PlainEntry", "SpecEntry", "compile_plain", "configured_program", "plain_entry"]
 
 _POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
@@ -143,9 +143,29 @@ def compile_plain(
     if not config.skip_type_check and not _types_fit(chosen, index):
         return None
     graph = graph_from_parents(list(tasks), index, parents, ordered=ordered)
+    program = configured_program(graph, config, concurrency_context, fns, kinds, binders, policies)
+    return graph, program, retries
+
+
+def configured_program(
+    graph: Graph,
+    config: AstrumConfig,
+    concurrency_context: asyncio.Semaphore | None,
+    fns: list[Any],
+    kinds: list[int],
+    binders: list[Binder | None],
+    policies: list[Any],
+    context_params: list[tuple[str, ...]] | None = None,
+    pools: list[int] | None = None,
+) -> Program:
+    """A :class:`Program` from per-task lists and the run settings of ``config``.
+
+    ``concurrency_context`` (a semaphore) replaces ``config.concurrency_limit`` when given.
+    """
     stage_count, max_parallelism = stage_parallelism(graph)
     pool_names = list(config.pools)
-    program = Program(
+    index = graph.index
+    return Program(
         graph=graph,
         fns=fns,
         kinds=kinds,
@@ -159,10 +179,11 @@ def compile_plain(
         failure_policy=config.failure_policy,
         deadline=config.deadline,
         clock=config.clock if config.clock is not None else REAL_CLOCK,
+        context_params=context_params,
+        pools=pools,
         pool_names=pool_names,
         pool_limits=[config.pools[name] for name in pool_names],
     )
-    return graph, program, retries
 
 
 def _parents(
