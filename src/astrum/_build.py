@@ -467,10 +467,8 @@ def _analyser(
             spec = cached.spec
         else:
             spec = parse_callable(record.task_id, fn, names)
-        if spec.problems or spec.pushes or spec.context_params:
-            if not spec.problems:
-                cache[record.task_id] = SpecEntry(record, False, spec, True)
-            return None
+        if spec.problems:
+            return None  # the general build parses it again and reports them
         entry = plain_entry(record, spec, keep_spec=True)
         cache[record.task_id] = entry
         return entry if type(entry) is PlainEntry else None

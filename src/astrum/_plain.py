@@ -75,12 +75,15 @@ def plain_entry(
     """What a registry keeps of a plain function (a plain call of ``record.function``) parsed as ``spec``.
 
     A :class:`PlainEntry` unless a ``Ref`` names its source by callable (resolved against
-    the whole registry), a parameter has no value (an error the build reports), or the
-    task uses an override, process isolation, a pool or ``TaskData`` (checked or resolved
-    per build).
+    the whole registry), a parameter has no value or is positional-only or variadic (the
+    build checks those), the return pushes values (``T(...)``), a parameter takes the
+    ``RunContext``, or the task uses an override, process isolation, a pool or ``TaskData``
+    (checked or resolved per build).
     """
     if (
-        record.data is not None
+        spec.pushes
+        or spec.context_params
+        or record.data is not None
         or record.implementation is not None
         or record.isolation == "process"
         or record.pool is not None
