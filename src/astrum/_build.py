@@ -26,9 +26,8 @@ from ._methods import (
     duplicate_instances,
     find_receiver,
     owner_label,
-    owner_path,
 )
-from ._plain import PlainEntry, SpecEntry, compile_plain, configured_program, plain_entry
+from ._plain import PlainEntry, SpecEntry, analysable, compile_plain, configured_program, plain_entry
 from ._policies import Retry
 from ._process import picklable_problem
 from ._program import Binder, Program, callable_kind
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildResult", "build", "select"]
 
-_FUNCTION = type(lambda: None)
 _TRANSPORT_HEADER = "Data transport validation failed with the following errors:\n- "
 
 
@@ -457,8 +455,7 @@ def _analyser(
     cache = registry._spec_cache
 
     def analyse(record: RegisteredTask) -> PlainEntry | None:
-        fn = record.function
-        if type(fn) is not _FUNCTION or record.data is not None or owner_path(fn) is not None:
+        if not analysable(record):
             return None  # a method, a callable object, TaskData: the general build's
         cached = cache.get(record.task_id)
         if type(cached) is SpecEntry and cached.record is record:
@@ -466,7 +463,7 @@ def _analyser(
                 return None  # analysed before and not plain
             spec = cached.spec
         else:
-            spec = parse_callable(record.task_id, fn, names)
+            spec = parse_callable(record.task_id, record.function, names)
         if spec.problems:
             return None  # the general build parses it again and reports them
         entry = plain_entry(record, spec, keep_spec=True)

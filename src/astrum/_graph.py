@@ -19,7 +19,6 @@ __all__ = [
     "TaskOrder",
     "compile_graph",
     "dependency_name",
-    "graph_from_parents",
     "orders_from_graph",
 ]
 
@@ -141,10 +140,10 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
             f"Task dependencies are not present in task_order: {missing}. "
             "Add the missing tasks to the graph or remove these dependencies."
         )
-    return graph_from_parents(names, index, parents, ordered=ordered)
+    return _from_parents(names, index, parents, ordered=ordered)
 
 
-def graph_from_parents(
+def _from_parents(
     names: Sequence[str], index: dict[str, int], parents: list[tuple[int, ...]], *, ordered: bool
 ) -> Graph:
     """Finish a graph from resolved, de-duplicated parent indices: children, order, levels.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Sequence
+from types import FunctionType
 from typing import Any, NamedTuple
 
 from ._transport import underlying_function
 
 __all__ = ["Receiver", "classify", "find_receiver", "owner_label", "owner_path"]
 
-_FUNCTION = type(lambda: None)
 INSTANCE = "instance"
 CLASS = "class"
 
@@ -63,7 +63,7 @@ def _lookup_class(owner: tuple[str, str], instances: Sequence[Any]) -> type | No
 
 def classify(obj: Any, instances: Sequence[Any]) -> Receiver:
     """Work out how to call a registered object (see :class:`Receiver`)."""
-    if type(obj) is _FUNCTION and "." not in obj.__qualname__:
+    if type(obj) is FunctionType and "." not in obj.__qualname__:
         return Receiver(obj, None, None)  # a module-level function (the common case)
     if isinstance(obj, staticmethod):
         return Receiver(obj.__func__, None, None)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
-from ._graph import Graph, graph_from_parents
+from ._errors import TaskDependencyError
+from ._graph import Graph, compile_graph
 from ._inject import Input, WholeBinder, make_binder
+from ._methods import owner_path
 from ._plan import stage_parallelism
 from ._program import Binder, Program, callable_kind
 from ._transport import NO_ANNOTATION, CallableSpec, InputRef
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
     from ._registry import RegisteredTask
 
-__all__ = ["PlainEntry", "SpecEntry", "compile_plain", "configured_program", "plain_entry"]
+__all__ = ["PlainEntry", "SpecEntry", "analysable", "compile_plain", "configured_program", "plain_entry"]
 
 _POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
@@ -67,6 +70,13 @@ class PlainEntry(NamedTuple):
     def inputs(self) -> tuple[InputRef, ...]:
         """The ``Ref`` inputs in parameter order."""
         return (self.only,) if self.only is not None else self.several
+
+
+def analysable(record: RegisteredTask) -> bool:
+    """A function outside any class body, registered without ``TaskData``: nothing a build is
+    given (class instances, explicit data items) changes how it is called or what it receives."""
+    fn = record.function
+    return type(fn) is FunctionType and record.data is None and owner_path(fn) is None
 
 
 def plain_entry(
@@ -124,7 +134,6 @@ def compile_plain(
     general build's per-task records (``validate_values``, ``visualize``) are the caller's
     to exclude.
     """
-    index = dict(zip(tasks, range(len(tasks)), strict=True))
     records = list(tasks.values())
     chosen: list[PlainEntry] = []
     for tid, record in tasks.items():
@@ -134,18 +143,17 @@ def compile_plain(
             if entry is None:
                 return None
         chosen.append(entry)
-    resolved = _parents(records, chosen, index)
-    if resolved is None:
+    try:
+        graph = compile_graph(zip(tasks, map(_dependencies, records, chosen), strict=True))
+    except TaskDependencyError:
+        return None  # an unknown id: the general build names it
+    if not config.skip_type_check and not _types_fit(chosen, graph.index):
         return None
-    parents, ordered = resolved
     fns = [record.function for record in records]
     kinds = [entry.kind for entry in chosen]
     policies = [record.policy for record in records]
     binders = [_binder(tid, entry) for tid, entry in zip(tasks, chosen, strict=True)]
     retries = {record.task_id: record.retry for record in records if record.retry}
-    if not config.skip_type_check and not _types_fit(chosen, index):
-        return None
-    graph = graph_from_parents(list(tasks), index, parents, ordered=ordered)
     program = configured_program(graph, config, concurrency_context, fns, kinds, binders, policies)
     return graph, program, retries
 
@@ -189,42 +197,15 @@ def configured_program(
     )
 
 
-def _parents(
-    records: list[RegisteredTask], entries: list[PlainEntry], index: Mapping[str, int]
-) -> tuple[list[tuple[int, ...]], bool] | None:
-    """Parent indices per task (``depends_on``, then ``Ref`` sources, without repeats) and whether
-    every task comes after its parents; ``None`` when a dependency is not a registered task."""
-    parents: list[tuple[int, ...]] = []
-    ordered = True
-    no_parents: tuple[int, ...] = ()
-    for i, (record, entry) in enumerate(zip(records, entries, strict=True)):
-        deps = record.depends_on
-        only = entry.only
-        if only is not None:
-            if only.source not in deps:
-                deps = (*deps, only.source)
-        elif entry.several:
-            deps = (*deps, *[ref.source for ref in entry.several])
-        if not deps:
-            parents.append(no_parents)
-        elif len(deps) == 1:
-            j = index.get(deps[0])
-            if j is None:
-                return None
-            parents.append((j,))
-            if j >= i:
-                ordered = False
-        else:
-            unique: dict[int, None] = {}
-            for dep in deps:
-                j = index.get(dep)
-                if j is None:
-                    return None
-                unique[j] = None
-                if j >= i:
-                    ordered = False
-            parents.append(tuple(unique))
-    return parents, ordered
+def _dependencies(record: RegisteredTask, entry: PlainEntry) -> tuple[str, ...]:
+    """``depends_on``, then the ``Ref`` sources (a source ``depends_on`` names adds nothing)."""
+    deps = record.depends_on
+    only = entry.only
+    if only is not None:
+        return deps if only.source in deps else (*deps, only.source)
+    if entry.several:
+        return (*deps, *[ref.source for ref in entry.several])
+    return deps
 
 
 def _binder(task: str, entry: PlainEntry) -> Binder | None:

@@ -12,6 +12,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any
 
 from ._clock import REAL_CLOCK, Clock
@@ -45,8 +46,6 @@ TIMED_OUT = "timed_out"
 
 CONTINUE = "continue"  # failure policy: keep running what does not depend on a failed task
 
-_FUNCTION = type(lambda: None)
-
 
 _CO_COROUTINE = inspect.CO_COROUTINE
 
@@ -59,7 +58,7 @@ def is_fatal(exc: BaseException) -> bool:
 def callable_kind(fn: Callable[..., Any]) -> int:
     """Classify ``fn`` as ASYNC or SYNC (see module constants)."""
     code = getattr(fn, "__code__", None)
-    if code is not None and type(fn) is _FUNCTION:
+    if code is not None and type(fn) is FunctionType:
         # Fast path for plain functions (the common case).
         if code.co_flags & _CO_COROUTINE:
             return ASYNC

@@ -7,6 +7,7 @@ import dataclasses
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._config import AstrumConfig
@@ -14,8 +15,7 @@ from ._context import RunContext
 from ._errors import TaskRegistrationError
 from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
-from ._methods import owner_path
-from ._plain import PlainEntry, SpecEntry, plain_entry
+from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
 from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._report import ExecutionReport
 from ._transport import parse_plain, underlying_function
@@ -64,9 +64,6 @@ def default_task_id(obj: Any) -> str:
             f"Cannot derive a task id from {obj!r}: it has no __name__. Pass one explicitly: task('my_task')."
         )
     return name
-
-
-_FUNCTION = type(lambda: None)
 
 
 def _set_attribute(obj: Any, name: str, value: Any) -> None:
@@ -218,7 +215,7 @@ class SchedulerRegistry:
             )
             self._tasks[tid] = record
             self._changed()
-            if type(fn) is _FUNCTION:
+            if analysable(record):
                 self._analyse(record)
         marks = {
             "_scheduler_task_id": tid,
@@ -228,7 +225,7 @@ class SchedulerRegistry:
         }
         if data is not None:
             marks["_scheduler_task_data"] = data
-        if type(fn) is _FUNCTION:
+        if type(fn) is FunctionType:
             fn.__dict__.update(marks)
         else:
             for key, value in marks.items():
@@ -236,14 +233,11 @@ class SchedulerRegistry:
         return record
 
     def _analyse(self, record: RegisteredTask) -> None:
-        """Parse a plain function's signature now, when nothing a build is given can change it.
+        """Parse an analysable function's signature now, when nothing a build is given can change it.
 
-        Functions outside class bodies with evaluated annotations (the common case) are
-        parsed once here; anything else (string annotations, class-scoped functions,
-        ``TaskData``) is parsed by the build, which knows the names and instances involved.
+        Evaluated annotations (the common case) are parsed once here; string annotations are
+        parsed by the build, which knows the task names they may use.
         """
-        if record.data is not None or owner_path(record.function) is not None:
-            return
         spec = parse_plain(record.function)
         if spec is not None:
             self._spec_cache[record.task_id] = plain_entry(record, spec)

@@ -7,6 +7,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
+from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
 from ._clock import REAL_CLOCK, Clock
@@ -42,9 +43,6 @@ TaskCallable = Callable[..., Any]
 logger = logging.getLogger("astrum")
 
 
-_FUNCTION = type(lambda: None)
-
-
 def _validate_tasks(tasks: Sequence[tuple[str, TaskCallable]]) -> None:
     problems: list[str] = []
     seen: set[str] = set()
@@ -55,7 +53,7 @@ def _validate_tasks(tasks: Sequence[tuple[str, TaskCallable]]) -> None:
             and len(entry) == 2
             and type(entry[0]) is str
             and entry[0] not in seen
-            and (type(entry[1]) is _FUNCTION or (callable(entry[1]) and not inspect.iscoroutine(entry[1])))
+            and (type(entry[1]) is FunctionType or (callable(entry[1]) and not inspect.iscoroutine(entry[1])))
         ):
             seen.add(entry[0])
             continue

@@ -15,6 +15,7 @@ import inspect
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Annotated, Any, NamedTuple
 
 from ._context import RunContext, is_context_annotation
@@ -84,7 +85,6 @@ _POSITIONAL_OR_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
 _VAR_POSITIONAL = inspect.Parameter.VAR_POSITIONAL
 _VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
-_FUNCTION = type(lambda: None)
 _VARIADIC = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
@@ -170,7 +170,7 @@ def _resolve(annotation: Any, namespaces: Callable[[], tuple[dict[str, Any], Map
 
 def _signature_params(fn: Any) -> list[ParamInfo]:
     func = fn
-    if type(func) is _FUNCTION or inspect.isfunction(func):
+    if inspect.isfunction(func):
         code = func.__code__
         posonly = code.co_posonlyargcount
         argcount = code.co_argcount
@@ -216,7 +216,7 @@ def _signature_params(fn: Any) -> list[ParamInfo]:
 
 
 def _return_annotation(fn: Any) -> Any:
-    if type(fn) is _FUNCTION or inspect.isfunction(fn):
+    if inspect.isfunction(fn):
         return fn.__annotations__.get("return", NO_ANNOTATION)
     try:
         ann = inspect.signature(fn).return_annotation
@@ -290,7 +290,7 @@ def parse_callable(
         names: extra names string annotations may use (task function names).
         skip_first: drop the first parameter (the receiver of a method task).
     """
-    if type(fn) is _FUNCTION and not skip_first:
+    if type(fn) is FunctionType and not skip_first:
         spec = parse_plain(fn)
         if spec is not None:
             return spec
