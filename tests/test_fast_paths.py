@@ -20,6 +20,7 @@ import pytest
 
 from astrum import AstrumConfig, ExecutionState, F, Ref, RegisteredTask, RunContext, SchedulerRegistry, T
 from astrum._engine import _LAUNCH_BATCH, Run
+from astrum._program import NO_RESULT
 from astrum._transport import From, _parse_full, parse_callable, parse_plain
 
 
@@ -466,10 +467,28 @@ async def test_tasks_whose_code_suspended_once_start_as_plain_tasks_and_still_wo
 def test_a_whole_result_input_binds_by_keyword_and_a_missing_one_names_the_source(kind: str):
     from astrum._inject import ArgBinder, Input, TaskInputError, WholeBinder, make_binder
 
+    index = {"other": 0, "producer": 1}
     inputs = [Input("value", "producer")]
-    binder = make_binder("consumer", inputs) if kind == "whole" else ArgBinder("consumer", inputs)
+    if kind == "whole":
+        binder = make_binder("consumer", inputs, index=index)
+    else:
+        binder = ArgBinder("consumer", inputs, index=index)
 
     assert isinstance(binder, WholeBinder) == (kind == "whole")
-    assert binder.bind({"producer": 41}) == ([], {"value": 41})
+    assert binder.bind([0, 41, NO_RESULT]) == ([], {"value": 41})
     with pytest.raises(TaskInputError, match="parameter 'value': no result of task 'producer'"):
-        binder.bind({})
+        binder.bind([0, NO_RESULT, NO_RESULT])
+
+
+@pytest.mark.parametrize("kind", ["whole", "general"])
+def test_an_input_from_a_task_outside_the_program_reads_no_result(kind: str):
+    from astrum._inject import ArgBinder, Input, TaskInputError, make_binder
+
+    inputs = [Input("value", "elsewhere")]
+    if kind == "whole":
+        binder = make_binder("consumer", inputs, index={"producer": 0})
+    else:
+        binder = ArgBinder("consumer", inputs, index={"producer": 0})
+
+    with pytest.raises(TaskInputError, match="no result of task 'elsewhere'"):
+        binder.bind([41, NO_RESULT])

@@ -76,6 +76,26 @@ def test_a_repeated_dependency_counts_once():
     assert graph.edge_count == 1
 
 
+def test_a_listing_in_dependency_order_is_its_own_topological_order():
+    graph = compile_graph([("a", []), ("b", ["a"]), ("c", ["a", "b"])])
+    assert list(graph.topo) == [0, 1, 2]
+    assert graph.parents == ((), (0,), (0, 1))
+
+
+def test_dependencies_listed_after_their_task_resolve_in_declaration_order():
+    graph = compile_graph([("c", ["b", "a", "b"]), ("a", []), ("b", ["a"])])
+    assert graph.parents == ((2, 1), (), (1,))
+    assert list(graph.topo) == [1, 2, 0]
+    assert list(graph.levels) == [2, 0, 1]
+
+
+def test_unknown_dependencies_are_listed_in_task_then_declaration_order():
+    entries = [("a", ["b", "ghost"]), ("b", []), ("c", ["b", "phantom", "a", "spook"])]
+    with pytest.raises(TaskDependencyError) as info:
+        compile_graph(entries)
+    assert "['a -> ghost', 'c -> phantom', 'c -> spook']" in str(info.value)
+
+
 def test_duplicate_task_names_are_rejected_with_their_sorted_names():
     orders = [TaskOrder("b"), TaskOrder("a"), TaskOrder("b"), TaskOrder("a"), TaskOrder("c")]
     with pytest.raises(TaskDependencyError) as info:

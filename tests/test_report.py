@@ -328,6 +328,16 @@ async def test_ignore_tail_task_returns_before_the_tail_finishes():
     assert report.results["tail"] == "tail value"
 
 
+async def test_a_tail_task_finishing_before_the_results_are_read_is_in_them():
+    async def tail() -> str:
+        await asyncio.sleep(0.01)
+        return "tail value"
+
+    report = await within(_tail_scheduler(tail).execute())
+    await within(report.tail_tasks["tail"])
+    assert report.results == {"main": "main", "tail": "tail value"}
+
+
 async def test_awaiting_a_tail_task_gives_its_return_value():
     async def tail() -> str:
         await asyncio.sleep(0.05)

@@ -267,6 +267,25 @@ async def test_callables_not_in_the_task_order_are_ignored():
     assert [s.task_name for s in report.task_statistics] == ["a"]
 
 
+async def test_callables_listed_in_another_order_than_the_task_order_keep_their_names():
+    scheduler = DynamicScheduler(
+        [("c", sleeper(0, "c")), ("a", sleeper(0, "a")), ("b", sleeper(0, "b"))],
+        [TaskOrder("a"), TaskOrder("b", ["a"]), TaskOrder("c", ["b"])],
+    )
+    report = await within(scheduler.execute())
+    assert report.results == {"a": "a", "b": "b", "c": "c"}
+    assert [s.task_name for s in report.task_statistics] == ["a", "b", "c"]
+
+
+async def test_a_task_order_without_a_callable_fails_planning_even_when_the_counts_match():
+    scheduler = DynamicScheduler(
+        [("a", sleeper(0, "a")), ("x", sleeper(0))], [TaskOrder("a"), TaskOrder("b")]
+    )
+    report = await within(scheduler.execute())
+    assert report.execution_state == "failed"
+    assert report.error_summary == ["Execution failed: Task 'b' not found in task list."]
+
+
 async def test_a_repeated_dependency_still_runs_the_task_once_after_it():
     calls: list[str] = []
 
@@ -311,6 +330,40 @@ async def test_scheduler_task_return_set_holds_the_last_runs_results():
     report = await within(scheduler.execute())
     assert scheduler.task_return_set == {"a": 5}
     assert report.task_return_set == {"a": 5}
+    assert scheduler.task_return_set is report.task_return_set
+
+
+async def test_results_list_completed_tasks_in_completion_order_without_failed_ones():
+    async def boom() -> None:
+        raise ValueError("no")
+
+    scheduler = DynamicScheduler(
+        [("slow", sleeper(0.05, "slow")), ("fast", sleeper(0, "fast")), ("bad", boom), ("none", sleeper(0))],
+        [TaskOrder("slow"), TaskOrder("fast"), TaskOrder("bad"), TaskOrder("none")],
+    )
+    scheduler.failure_policy = "continue"
+    report = await within(scheduler.execute())
+    assert list(report.results.items()) == [("fast", "fast"), ("none", None), ("slow", "slow")]
+
+
+async def test_a_second_run_replaces_task_return_set_even_if_the_first_was_never_read():
+    values = iter([1, 2])
+
+    async def count() -> int:
+        return next(values)
+
+    scheduler = DynamicScheduler([("a", count)], [TaskOrder("a")])
+    first = await within(scheduler.execute())
+    second = await within(scheduler.execute())
+    assert scheduler.task_return_set == {"a": 2}
+    assert (first.results, second.results) == ({"a": 1}, {"a": 2})
+
+
+async def test_an_assigned_task_return_set_is_kept():
+    scheduler = DynamicScheduler([("a", sleeper(0, 5))], [TaskOrder("a")])
+    await within(scheduler.execute())
+    scheduler.task_return_set = {"seeded": 1}
+    assert scheduler.task_return_set == {"seeded": 1}
 
 
 # -- concurrency bounds ---------------------------------------------------------------------------

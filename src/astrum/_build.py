@@ -628,7 +628,7 @@ def _build(
         inputs = prep.inputs
         if validate:
             inputs = [_with_check(tid, inp, prep) for inp in inputs]
-        binders.append(make_binder(tid, inputs, receiver_value, has_receiver))
+        binders.append(make_binder(tid, inputs, receiver_value, has_receiver, index=graph.index))
     program = configured_program(
         graph,
         config,

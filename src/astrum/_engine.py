@@ -39,6 +39,7 @@ from ._program import (
     COMPLETED,
     CONTINUE,
     FAILED,
+    NO_RESULT,
     SYNC,
     TIMED_OUT,
     AttemptRow,
@@ -78,7 +79,10 @@ class Run:
         n = len(graph)
         self.program = program
         self.names = graph.names
-        self.results: dict[str, Any] = {}
+        # Each task's result by index (NO_RESULT until it completes; one more slot stays empty,
+        # see result_slot): the name-keyed ``results`` are made once the run is over.
+        self.values: list[Any] = [NO_RESULT] * (n + 1)
+        self._results: dict[str, Any] | None = None
         self.status: list[str | None] = [None] * n
         # Clock readings per task, unboxed: a million runs keep no million float objects alive.
         self.ready_at = array("d", _ZEROS) * n
@@ -448,7 +452,7 @@ class Run:
         binder = self.program.binders[i]
         if binder is None:
             return [], {}
-        return binder.bind(self.results)
+        return binder.bind(self.values)
 
     def _begin(self, i: int) -> tuple[list[Any], dict[str, Any]] | None:
         """Start task ``i`` outside an asyncio task of its own: its arguments, or ``None`` if
@@ -506,9 +510,9 @@ class Run:
             args: list[Any] = []
             kwargs: dict[str, Any] = {}
         else:
-            self.results[self.names[parent]] = value  # the loop records the same value when it drains
+            self.values[parent] = value  # the loop records the same value when it drains
             try:
-                args, kwargs = binder.bind(self.results)
+                args, kwargs = binder.bind(self.values)
             except Exception:
                 return None  # the loop launches the child as usual and reports the error
         assert self._continued is not None
@@ -717,7 +721,9 @@ class Run:
 
     def _complete(self, i: int, value: Any) -> None:
         """Record task ``i``'s result, release what it held, and launch the children it made ready."""
-        self.results[self.names[i]] = value
+        self.values[i] = value
+        if self._results is not None:  # reported already: a tail task finishing late
+            self._results[self.names[i]] = value
         self.status[i] = COMPLETED
         self.finished.append(i)
         if self.bus is not None:
@@ -846,6 +852,19 @@ class Run:
                 delay=delay,
             )
         )
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Each completed task's result by name, in completion order (made when first read,
+        once the run is over; tail tasks that finish later are added)."""
+        results = self._results
+        if results is None:
+            names = self.names
+            values = self.values
+            status = self.status
+            results = {names[i]: values[i] for i in self.finished if status[i] is COMPLETED}
+            self._results = results
+        return results
 
     @property
     def failed(self) -> bool:

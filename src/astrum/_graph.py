@@ -9,7 +9,7 @@ without recursion, so graphs of millions of tasks listed in any order validate.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ._errors import TaskDependencyError, TaskOrderLoopError
@@ -50,6 +50,19 @@ class TaskOrder:
         if not deps:
             return []
         return [dep.task_name if isinstance(dep, TaskOrder) else str(dep) for dep in deps]
+
+
+def order_entries(orders: Iterable[TaskOrder]) -> Iterator[tuple[str, Sequence[str]]]:
+    """``(name, dependency names)`` of each order, for :func:`compile_graph`."""
+    for order in orders:
+        deps = order.dependencies
+        if not deps:
+            yield order.task_name, ()
+        elif len(deps) == 1:  # the common case, without a list
+            dep = deps[0]
+            yield order.task_name, (dep.task_name if isinstance(dep, TaskOrder) else str(dep),)
+        else:
+            yield order.task_name, order.dependency_names()
 
 
 def dependency_name(dep: TaskOrder | str) -> str:
@@ -94,47 +107,56 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
         TaskOrderLoopError: the dependencies form a cycle; the message shows it.
     """
     names: list[str] = []
-    raw_deps: list[Sequence[str]] = []
     index: dict[str, int] = {}
+    parents: list[tuple[int, ...]] = []
     duplicates: set[str] = set()
+    # Dependencies listed before their task (the usual order) resolve in the same pass, while
+    # the name just indexed is still in the CPU cache; the others wait for the whole index.
+    later: list[tuple[int, Sequence[str]]] = []
+    ordered = True  # every task listed after its dependencies: the listing is a topological order
     for name, deps in entries:
-        if name in index:
+        i = len(names)
+        if index.setdefault(name, i) != i:
             duplicates.add(name)
-        else:
-            index[name] = len(names)
         names.append(name)
-        raw_deps.append(deps)
+        if not deps:
+            parents.append(())
+        elif len(deps) == 1:
+            j = index.get(deps[0])
+            if j is None:
+                later.append((i, deps))
+                parents.append(())
+            else:
+                parents.append((j,))
+                if j == i:
+                    ordered = False  # it depends on itself: Kahn's algorithm reports the cycle
+        else:
+            resolved: dict[int, None] = {}  # ordered and de-duplicated in O(degree)
+            for dep in deps:
+                j = index.get(dep)
+                if j is None:
+                    later.append((i, deps))
+                    break
+                resolved[j] = None
+                if j == i:
+                    ordered = False
+            parents.append(tuple(resolved))
     if duplicates:
         raise TaskDependencyError(
             f"Duplicate task names in task_order: {sorted(duplicates)}. Give every task a unique name."
         )
-
-    parents: list[tuple[int, ...]] = []
+    if later:
+        ordered = False  # a dependency listed after its task (or unknown)
     missing: list[str] = []
-    ordered = True  # every task listed after its dependencies: the listing is a topological order
-    for i, (name, deps) in enumerate(zip(names, raw_deps, strict=True)):
-        if not deps:
-            parents.append(())
-            continue
-        if len(deps) == 1:
-            j = index.get(deps[0])
-            if j is None:
-                missing.append(f"{name} -> {deps[0]}")
-            else:
-                parents.append((j,))
-                if j >= i:
-                    ordered = False
-            continue
-        resolved: dict[int, None] = {}  # ordered and de-duplicated in O(degree)
+    for i, deps in later:
+        resolved = {}
         for dep in deps:
             j = index.get(dep)
             if j is None:
-                missing.append(f"{name} -> {dep}")
+                missing.append(f"{names[i]} -> {dep}")
             else:
                 resolved[j] = None
-                if j >= i:
-                    ordered = False
-        parents.append(tuple(resolved))
+        parents[i] = tuple(resolved)
     if missing:
         raise TaskDependencyError(
             f"Task dependencies are not present in task_order: {missing}. "

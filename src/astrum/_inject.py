@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ._errors import SchedulerError
-from ._program import Binder
+from ._program import NO_RESULT, Binder, result_slot
 
 __all__ = ["ArgBinder", "Input", "TaskInputError", "WholeBinder", "describe_locator", "make_binder"]
 
@@ -25,7 +25,7 @@ class Input(NamedTuple):
     """One injected argument.
 
     ``target`` is the parameter: a name (keyword argument) or a position.
-    The value is ``results[source]`` narrowed by ``locator`` (key/attribute,
+    The value is the result of task ``source`` narrowed by ``locator`` (key/attribute,
     index, or ``None`` for the whole result), or the result of calling
     ``from_function`` (a non-callable ``from_function`` is used as a constant).
     ``check`` (optional) validates the value and returns it, or raises.
@@ -81,9 +81,17 @@ def relation_locator(relation: Any) -> str | int | None:
 
 
 def make_binder(
-    task: str, inputs: Sequence[Input], receiver: Any = None, has_receiver: bool = False
+    task: str,
+    inputs: Sequence[Input],
+    receiver: Any = None,
+    has_receiver: bool = False,
+    *,
+    index: Mapping[str, int],
 ) -> Binder:
-    """The binder for a task's inputs: a :class:`WholeBinder` for the common single whole result."""
+    """The binder for a task's inputs: a :class:`WholeBinder` for the common single whole result.
+
+    ``index`` maps the program's task names to their result slots.
+    """
     if len(inputs) == 1 and not has_receiver:
         only = inputs[0]
         if (
@@ -93,25 +101,26 @@ def make_binder(
             and only.check is None
             and not only.use_function
         ):
-            return WholeBinder(task, only.target, only.source)
-    return ArgBinder(task, inputs, receiver, has_receiver)
+            return WholeBinder(task, only.target, only.source, result_slot(index, only.source))
+    return ArgBinder(task, inputs, receiver, has_receiver, index=index)
 
 
 class WholeBinder(Binder):
     """Passes one upstream task's whole result as one keyword argument (the common case)."""
 
-    __slots__ = ("param", "source", "task")
+    __slots__ = ("param", "slot", "source", "task")
 
-    def __init__(self, task: str, param: str, source: str) -> None:
+    def __init__(self, task: str, param: str, source: str, slot: int) -> None:
         self.task = task
         self.param = param
         self.source = source
+        self.slot = slot
 
-    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        try:
-            return [], {self.param: results[self.source]}
-        except KeyError:
-            raise _missing(self.task, self.param, self.source) from None
+    def bind(self, values: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+        value = values[self.slot]
+        if value is NO_RESULT:
+            raise _missing(self.task, self.param, self.source)
+        return [], {self.param: value}
 
 
 def _missing(task: str, param: str | int, source: str | None) -> TaskInputError:
@@ -122,28 +131,39 @@ def _missing(task: str, param: str | int, source: str | None) -> TaskInputError:
 
 
 class ArgBinder(Binder):
-    """Binds a task's inputs; keyword targets become kwargs, int targets positional args."""
+    """Binds a task's inputs; keyword targets become kwargs, int targets positional args.
+
+    ``index`` maps the program's task names to their result slots.
+    """
 
     __slots__ = ("_keyword", "_positional", "inputs", "needs_await", "receiver", "task")
 
-    def __init__(self, task: str, inputs: Sequence[Input], receiver: Any = None, has_receiver: bool = False):
+    def __init__(
+        self,
+        task: str,
+        inputs: Sequence[Input],
+        receiver: Any = None,
+        has_receiver: bool = False,
+        *,
+        index: Mapping[str, int],
+    ) -> None:
         self.task = task
         self.inputs = tuple(inputs)
         self.receiver = (receiver,) if has_receiver else ()
-        self._keyword = tuple(inp for inp in self.inputs if isinstance(inp.target, str))
-        self._positional = tuple(sorted((inp for inp in self.inputs if isinstance(inp.target, int)),
-                                        key=lambda inp: inp.target))  # fmt: skip
+        slotted = [(inp, result_slot(index, inp.source)) for inp in self.inputs]
+        self._keyword = tuple(pair for pair in slotted if isinstance(pair[0].target, str))
+        self._positional = tuple(sorted((pair for pair in slotted if isinstance(pair[0].target, int)),
+                                        key=lambda pair: pair[0].target))  # fmt: skip
         self.needs_await = any(inp.use_function for inp in self.inputs)
 
-    def _value(self, inp: Input, results: dict[str, Any]) -> Any:
+    def _value(self, inp: Input, slot: int, values: list[Any]) -> Any:
         if inp.use_function:
             fn = inp.from_function
             return fn() if callable(fn) else fn
         source = inp.source
-        try:
-            value = results[source]  # type: ignore[index]
-        except KeyError:
-            raise _missing(self.task, inp.target, source) from None
+        value = values[slot]
+        if value is NO_RESULT:
+            raise _missing(self.task, inp.target, source)
         locator = inp.locator
         if locator is not None:
             try:
@@ -160,11 +180,11 @@ class ArgBinder(Binder):
             value = inp.check(value)
         return value
 
-    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        kwargs = {inp.target: self._value(inp, results) for inp in self._keyword}
+    def bind(self, values: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+        kwargs = {inp.target: self._value(inp, slot, values) for inp, slot in self._keyword}
         args = list(self.receiver)
-        for inp in self._positional:
-            args.append(self._value(inp, results))
+        for inp, slot in self._positional:
+            args.append(self._value(inp, slot, values))
         return args, kwargs  # type: ignore[return-value]
 
     async def resolve(self, args: list[Any], kwargs: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from itertools import chain, repeat
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -22,7 +23,7 @@ from ._graph import Graph, compile_graph
 from ._inject import Input, WholeBinder, make_binder
 from ._methods import owner_path
 from ._plan import stage_parallelism
-from ._program import Binder, Program, callable_kind
+from ._program import Binder, Program, callable_kind, result_slot
 from ._transport import NO_ANNOTATION, CallableSpec, InputRef
 from ._typecheck import field_type, is_compatible, item_type
 
@@ -136,12 +137,16 @@ def compile_plain(
     """
     records = list(tasks.values())
     chosen: list[PlainEntry] = []
-    for tid, record in tasks.items():
-        entry = entries.get(tid)
+    # Entries are made in registration order, like ``tasks``: read side by side, the cache is
+    # looked up by name only where it is not (entries made by a first build come last).
+    in_order = chain(list(entries.values()), repeat(None))
+    for (tid, record), entry in zip(tasks.items(), in_order, strict=False):
         if type(entry) is not PlainEntry or entry.record is not record:
-            entry = analyse(record) if analyse is not None else None
-            if entry is None:
-                return None
+            entry = entries.get(tid)
+            if type(entry) is not PlainEntry or entry.record is not record:
+                entry = analyse(record) if analyse is not None else None
+                if entry is None:
+                    return None
         chosen.append(entry)
     try:
         graph = compile_graph(zip(tasks, map(_dependencies, records, chosen), strict=True))
@@ -152,7 +157,8 @@ def compile_plain(
     fns = [record.function for record in records]
     kinds = [entry.kind for entry in chosen]
     policies = [record.policy for record in records]
-    binders = [_binder(tid, entry) for tid, entry in zip(tasks, chosen, strict=True)]
+    index = graph.index
+    binders = [_binder(tid, entry, index) for tid, entry in zip(tasks, chosen, strict=True)]
     retries = {record.task_id: record.retry for record in records if record.retry}
     program = configured_program(graph, config, concurrency_context, fns, kinds, binders, policies)
     return graph, program, retries
@@ -208,14 +214,14 @@ def _dependencies(record: RegisteredTask, entry: PlainEntry) -> tuple[str, ...]:
     return deps
 
 
-def _binder(task: str, entry: PlainEntry) -> Binder | None:
+def _binder(task: str, entry: PlainEntry, index: Mapping[str, int]) -> Binder | None:
     only = entry.only
     if only is not None and only.locator is None:
-        return WholeBinder(task, only.param, only.source)
+        return WholeBinder(task, only.param, only.source, result_slot(index, only.source))
     inputs = entry.inputs
     if not inputs:
         return None
-    return make_binder(task, [Input(ref.param, ref.source, ref.locator) for ref in inputs])
+    return make_binder(task, [Input(ref.param, ref.source, ref.locator) for ref in inputs], index=index)
 
 
 def _types_fit(entries: list[PlainEntry], index: Mapping[str, int]) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ._errors import TaskOrderNoExitError
-from ._graph import Graph, TaskOrder, compile_graph
+from ._graph import Graph, TaskOrder, compile_graph, order_entries
 
 __all__ = [
     "ExecutionPlan",
@@ -80,7 +80,7 @@ class ExecutionPlan:
 
 def graph_from_orders(orders: Sequence[TaskOrder]) -> Graph:
     """Validate task orders and compile them (see :func:`astrum._graph.compile_graph`)."""
-    return compile_graph((order.task_name, order.dependency_names()) for order in orders)
+    return compile_graph(order_entries(orders))
 
 
 def _wait_levels(graph: Graph) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
@@ -25,6 +25,7 @@ __all__ = [
     "COMPLETED",
     "CONTINUE",
     "FAILED",
+    "NO_RESULT",
     "SYNC",
     "TIMED_OUT",
     "AttemptRow",
@@ -32,6 +33,7 @@ __all__ = [
     "Program",
     "callable_kind",
     "is_fatal",
+    "result_slot",
 ]
 
 # How a task's callable is invoked.
@@ -45,6 +47,24 @@ CANCELLED = "cancelled"
 TIMED_OUT = "timed_out"
 
 CONTINUE = "continue"  # failure policy: keep running what does not depend on a failed task
+
+
+class _NoResult:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_RESULT"
+
+
+#: What a run's result slot holds until its task completes. A run has one slot per task,
+#: by task index, plus one last slot that stays empty: where inputs from unknown tasks look.
+NO_RESULT: Any = _NoResult()
+
+
+def result_slot(index: Mapping[str, int], source: str | None) -> int:
+    """The result slot an input from task ``source`` reads (the empty last slot if unknown)."""
+    slot = index.get(source) if source is not None else None
+    return len(index) if slot is None else slot
 
 
 _CO_COROUTINE = inspect.CO_COROUTINE
@@ -84,7 +104,8 @@ class Binder:
     __slots__ = ()
     needs_await = False
 
-    def bind(self, results: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    def bind(self, values: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+        """Call arguments from ``values``: each task's result by task index, ``NO_RESULT`` if none."""
         raise NotImplementedError
 
     async def resolve(self, args: list[Any], kwargs: dict[str, Any]) -> None:

@@ -131,7 +131,7 @@ class ExecutionReport:
         self.execution_state = execution_state
         self.error_summary = error_summary if error_summary is not None else []
         self.tail_tasks = tail_tasks if tail_tasks is not None else {}
-        self.task_return_set = task_return_set if task_return_set is not None else {}
+        self._task_return_set = task_return_set
         self.exceptions = exceptions if exceptions is not None else {}
         self._original_tasks = original_tasks
         self._stage_statistics = stage_statistics
@@ -184,6 +184,20 @@ class ExecutionReport:
         if self._critical_path is None:
             self._critical_path = self._lazy.critical_path() if self._lazy else []
         return self._critical_path
+
+    @property
+    def task_return_set(self) -> dict[str, Any]:
+        """``{task: return value}`` of every completed task, in completion order.
+
+        Made when first read; tail tasks that finish after the report are added to it.
+        """
+        if self._task_return_set is None:
+            self._task_return_set = self._lazy.results() if self._lazy else {}
+        return self._task_return_set
+
+    @task_return_set.setter
+    def task_return_set(self, value: dict[str, Any]) -> None:
+        self._task_return_set = value
 
     @property
     def results(self) -> dict[str, Any]:
@@ -252,11 +266,13 @@ class _LazyParts:
         stage_statistics: Callable[[], list[TaskStageStatistics]],
         original_tasks: Callable[[], dict[str, list[str]]],
         critical_path: Callable[[], list[str]],
+        results: Callable[[], dict[str, Any]],
     ) -> None:
         self.task_statistics = task_statistics
         self.stage_statistics = stage_statistics
         self.original_tasks = original_tasks
         self.critical_path = critical_path
+        self.results = results
 
 
 def _stat_to_dict(stat: TaskExecutionStatistics) -> dict[str, Any]:

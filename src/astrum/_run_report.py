@@ -211,7 +211,8 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
         execution_state=state,
         error_summary=summary,
         tail_tasks={names[i]: t for i, t in run.tail_tasks.items()},
-        task_return_set=run.results,
         exceptions={names[i]: e for i, e in run.exceptions.items()},
-        _lazy=_LazyParts(task_statistics, stage_statistics, original_tasks, critical_path),
+        _lazy=_LazyParts(
+            task_statistics, stage_statistics, original_tasks, critical_path, lambda: run.results
+        ),
     )

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
@@ -219,7 +219,8 @@ class DynamicScheduler:
         self.execution_state = ExecutionState.NONE
         self.stage_status: StageStatus | None = None
         self.current_stage = -1
-        self.task_return_set: dict[str, Any] = {}
+        self._task_return_set: dict[str, Any] = {}
+        self._last_run: Run | None = None
         self._callables_map: dict[str, TaskCallable] | None = None
         # Set when built by a registry: the compiled program, so execute() does not rebuild it.
         self._program: Program | None = None
@@ -242,6 +243,20 @@ class DynamicScheduler:
     def tasks(self, value: list[tuple[str, TaskCallable]]) -> None:
         self._tasks = value
         self._callables_map = None
+
+    @property
+    def task_return_set(self) -> dict[str, Any]:
+        """``{task: return value}`` of the last run's completed tasks (the report's dict)."""
+        run = self._last_run
+        if run is not None:
+            self._task_return_set = run.results
+            self._last_run = None
+        return self._task_return_set
+
+    @task_return_set.setter
+    def task_return_set(self, value: dict[str, Any]) -> None:
+        self._task_return_set = value
+        self._last_run = None
 
     @property
     def task_order(self) -> list[TaskOrder]:
@@ -276,20 +291,38 @@ class DynamicScheduler:
 
     # -- running -------------------------------------------------------------------------
 
+    def _fns_in_order(self, names: Sequence[str]) -> list[TaskCallable]:
+        """The callable of each task of ``names``, in that order.
+
+        Raises:
+            TaskNotFoundError: a task has no callable.
+        """
+        tasks = self.tasks
+        if len(tasks) == len(names):  # usually listed in the same order: no name lookups then
+            fns: list[TaskCallable] = []
+            for (task_name, fn), name in zip(tasks, names, strict=True):
+                if fn is None or (task_name is not name and task_name != name):
+                    break
+                fns.append(fn)
+            else:
+                return fns
+        callables = self._callables
+        fns = []
+        for name in names:
+            found = callables.get(name)
+            if found is None:
+                raise TaskNotFoundError(name)
+            fns.append(found)
+        return fns
+
     def _compile(self) -> Program:
         if self._program is not None:
             return self._program
         graph = graph_from_orders(self.task_order)
         names = graph.names
-        callables = self._callables
-        fns: list[TaskCallable] = []
-        for name in names:
-            fn = callables.get(name)
-            if fn is None:
-                raise TaskNotFoundError(name)
-            fns.append(fn)
+        fns = self._fns_in_order(names)
         bindings: dict[str, Binder] = {
-            name: _binder_from_task_data(name, data, callables.get(name))
+            name: _binder_from_task_data(name, data, fns[graph.index[name]], graph.index)
             for name, data in self.task_data_refs.items()
             if name in graph.index and data.input_data_item
         }
@@ -373,7 +406,7 @@ class DynamicScheduler:
         failed = run.failed
         self.execution_state = ExecutionState.FAILED if failed else ExecutionState.COMPLETED
         self.stage_status = StageStatus.FAILED if failed else StageStatus.COMPLETED
-        self.task_return_set = run.results
+        self._last_run = run  # its results become task_return_set when first read
         if failed:
             logger.info("run failed: %s", report.error_summary[0])
         return report
@@ -483,8 +516,10 @@ def _context_params(fns: Sequence[TaskCallable]) -> list[tuple[str, ...]] | None
     return found if any_found else None
 
 
-def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -> Binder:
-    """Compile explicit :class:`TaskData` inputs into a binder.
+def _binder_from_task_data(
+    task: str, data: TaskData, fn: TaskCallable | None, index: Mapping[str, int]
+) -> Binder:
+    """Compile explicit :class:`TaskData` inputs into a binder (``index``: the program's task indices).
 
     A ``to_relation.index`` is mapped to the parameter at that position, so
     ``index=1`` fills the second parameter (keyword), not the first.
@@ -502,7 +537,7 @@ def _binder_from_task_data(task: str, data: TaskData, fn: TaskCallable | None) -
     inputs: list[Input] = []
     for item in data.input_data_item:
         inputs.append(input_from_item(task, item, params))
-    return make_binder(task, inputs)
+    return make_binder(task, inputs, index=index)
 
 
 def input_from_item(task: str, item: Any, params: Sequence[str]) -> Input:
