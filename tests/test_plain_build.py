@@ -1,6 +1,5 @@
 """The one-pass build of plain-function registries agrees with the general build."""
 
-import itertools
 import random
 from typing import Annotated, Any
 
@@ -8,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from astrum import AstrumConfig, F, Ref, RunContext, SchedulerError, SchedulerRegistry, TaskRegistrationError
+from astrum import AstrumConfig, F, Ref, RunContext, SchedulerRegistry, TaskRegistrationError
 from astrum._build import _build, _build_plain, build
 from astrum._program import NO_RESULT, Program
 
@@ -256,95 +255,3 @@ def test_signatures_the_one_pass_build_does_not_handle_take_the_general_build(ki
             build(registry, None, AstrumConfig())
     else:
         assert build(registry, None, AstrumConfig()).program.graph.parents == ((), (0,))
-
-
-# -- dependencies resolved at registration ------------------------------------------------------
-
-
-def _chain_registry(names: list[str], registry: SchedulerRegistry | None = None) -> SchedulerRegistry:
-    """``names[0]`` returns 1; every later task adds 1 to the task before it (a ``Ref`` input)."""
-    registry = registry if registry is not None else SchedulerRegistry("chain")
-    registry.task(names[0])(_function(names[0], [], int))
-    for source, name in itertools.pairwise(names):
-        registry.task(name)(_adding_one(name, source))
-    return registry
-
-
-def _adding_one(name: str, source: str) -> Any:
-    async def add(value: int) -> int:
-        return value + 1
-
-    add.__name__ = add.__qualname__ = name
-    add.__annotations__ = {"value": Annotated[int, F(source)], "return": int}
-    return add
-
-
-async def test_dependencies_registered_first_are_resolved_at_registration() -> None:
-    registry = _chain_registry(["a", "b", "c"])
-
-    result = _build_plain(registry, AstrumConfig(), None)
-    report = await registry.run()
-
-    assert [registry._spec_cache[name].parents for name in ("a", "b", "c")] == [(), (0,), (1,)]
-    assert result is not None and list(result.graph.topo) == [0, 1, 2]
-    assert report.results == {"a": 1, "b": 2, "c": 3}
-
-
-async def test_a_dependency_registered_after_its_task_is_resolved_by_the_build() -> None:
-    registry = SchedulerRegistry("late")
-
-    @registry.task("late_reader")
-    async def late_reader(value: Ref[int, F("early")]) -> int:
-        return value * 10
-
-    @registry.task("early")
-    async def early() -> int:
-        return 4
-
-    result = _build_plain(registry, AstrumConfig(), None)
-    report = await registry.run()
-
-    assert registry._spec_cache["late_reader"].parents is None
-    assert result is not None and result.graph.parents == ((1,), ())
-    assert report.results == {"early": 4, "late_reader": 40}
-
-
-async def test_tasks_registered_after_a_build_leave_that_build_unchanged() -> None:
-    registry = _chain_registry(["a", "b"])
-    before = registry.build_scheduler()
-
-    @registry.task("c")
-    async def c(value: Ref[int, F("b")]) -> int:
-        return value + 1
-
-    after = registry.build_scheduler()
-    first = await before.execute()
-    second = await after.execute()
-
-    assert dict(before._program.graph.index) == {"a": 0, "b": 1}
-    assert first.results == {"a": 1, "b": 2}
-    assert second.results == {"a": 1, "b": 2, "c": 3}
-
-
-async def test_a_cleared_registry_numbers_its_new_tasks_from_zero() -> None:
-    registry = _chain_registry(["a", "b"])
-    await registry.run()
-    registry.clear()
-    _chain_registry(["x", "y", "z"], registry)
-
-    report = await registry.run()
-
-    assert [registry._spec_cache[name].parents for name in ("x", "y", "z")] == [(), (0,), (1,)]
-    assert report.results == {"x": 1, "y": 2, "z": 3}
-
-
-def test_a_task_whose_input_names_itself_is_reported_as_a_cycle() -> None:
-    registry = SchedulerRegistry("self_loop")
-
-    @registry.task("again")
-    async def again(value: Ref[int, F("again")] = 0) -> int:
-        return value
-
-    assert registry._spec_cache["again"].parents is None
-    with pytest.raises(SchedulerError, match="again -> again"):
-        registry.build_scheduler()

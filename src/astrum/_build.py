@@ -425,16 +425,11 @@ def _build_plain(
     registry: SchedulerRegistry, config: AstrumConfig, concurrency_context: asyncio.Semaphore | None
 ) -> BuildResult | None:
     """The whole registry of plain functions in one pass (``None``: it needs the general build)."""
+    tasks = registry.get_all_tasks()
     if config.class_instances and duplicate_instances(config.class_instances):
         return None
-    tasks, positions = registry._all_tasks_and_positions()
     compiled = compile_plain(
-        registry._spec_cache,
-        tasks,
-        config,
-        concurrency_context,
-        _analyser(registry, tasks, positions),
-        positions,
+        registry._spec_cache, tasks, config, concurrency_context, _analyser(registry, tasks)
     )
     if compiled is None:
         return None
@@ -453,7 +448,7 @@ def _build_plain(
 
 
 def _analyser(
-    registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask], positions: Mapping[str, int]
+    registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask]
 ) -> Callable[[RegisteredTask], PlainEntry | None]:
     """Parses, for the one-pass build, plain functions registration left alone (string annotations)."""
     names = _TaskNames(tasks)
@@ -471,7 +466,7 @@ def _analyser(
             spec = parse_callable(record.task_id, record.function, names)
         if spec.problems:
             return None  # the general build parses it again and reports them
-        entry = plain_entry(record, spec, keep_spec=True, positions=positions)
+        entry = plain_entry(record, spec, keep_spec=True)
         cache[record.task_id] = entry
         return entry if type(entry) is PlainEntry else None
 

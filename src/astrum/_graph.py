@@ -19,7 +19,6 @@ __all__ = [
     "TaskOrder",
     "compile_graph",
     "dependency_name",
-    "graph_from_parents",
     "orders_from_graph",
 ]
 
@@ -164,12 +163,6 @@ def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
             "Add the missing tasks to the graph or remove these dependencies."
         )
     return _from_parents(names, index, parents, ordered=ordered)
-
-
-def graph_from_parents(names: Sequence[str], index: dict[str, int], parents: list[tuple[int, ...]]) -> Graph:
-    """A graph from already resolved dependencies: ``index`` maps each of ``names`` to its
-    position and every task's ``parents`` come before it, de-duplicated (not checked)."""
-    return _from_parents(names, index, parents, ordered=True)
 
 
 def _from_parents(

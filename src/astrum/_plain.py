@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ._clock import REAL_CLOCK
 from ._config import AstrumConfig
 from ._errors import TaskDependencyError
-from ._graph import Graph, compile_graph, graph_from_parents
+from ._graph import Graph, compile_graph
 from ._inject import Input, WholeBinder, make_binder
 from ._methods import owner_path
 from ._plan import stage_parallelism
@@ -66,9 +66,6 @@ class PlainEntry(NamedTuple):
     several: tuple[InputRef, ...]
     returns: Any
     spec: CallableSpec | None = None
-    #: Indices (registration positions) of the tasks it depends on, resolved when it was made,
-    #: or ``None`` if one was not registered before it: the build then resolves the names.
-    parents: tuple[int, ...] | None = None
 
     @property
     def inputs(self) -> tuple[InputRef, ...]:
@@ -84,16 +81,9 @@ def analysable(record: RegisteredTask) -> bool:
 
 
 def plain_entry(
-    record: RegisteredTask,
-    spec: CallableSpec,
-    *,
-    keep_spec: bool = False,
-    positions: Mapping[str, int] | None = None,
+    record: RegisteredTask, spec: CallableSpec, *, keep_spec: bool = False
 ) -> SpecEntry | PlainEntry:
     """What a registry keeps of a plain function (a plain call of ``record.function``) parsed as ``spec``.
-
-    ``positions`` (task id -> registration position, the task's own included) resolves
-    the dependencies registered before the task (see :attr:`PlainEntry.parents`).
 
     A :class:`PlainEntry` unless a ``Ref`` names its source by callable (resolved against
     the whole registry), a parameter has no value or is positional-only or variadic (the
@@ -124,37 +114,9 @@ def plain_entry(
         if type(ref.source) is not str:
             return SpecEntry(record, False, spec, True)
     only, several = (inputs[0], ()) if len(inputs) == 1 else (None, inputs)
-    parents = None
-    if positions is not None:
-        parents = _earlier(_dependency_names(record.depends_on, only, several), record.task_id, positions)
     return PlainEntry(
-        record,
-        callable_kind(record.function),
-        only,
-        several,
-        spec.returns,
-        spec if keep_spec else None,
-        parents,
+        record, callable_kind(record.function), only, several, spec.returns, spec if keep_spec else None
     )
-
-
-def _earlier(deps: tuple[str, ...], task: str, positions: Mapping[str, int]) -> tuple[int, ...] | None:
-    """The positions of ``deps``, de-duplicated in order, if all come before ``task``'s (else ``None``)."""
-    if not deps:
-        return ()
-    own = positions.get(task)
-    if own is None:
-        return None
-    if len(deps) == 1:
-        j = positions.get(deps[0])
-        return (j,) if j is not None and j < own else None
-    found: dict[int, None] = {}
-    for dep in deps:
-        j = positions.get(dep)
-        if j is None or j >= own:
-            return None
-        found[j] = None
-    return tuple(found)
 
 
 def compile_plain(
@@ -163,28 +125,18 @@ def compile_plain(
     config: AstrumConfig,
     concurrency_context: asyncio.Semaphore | None,
     analyse: Callable[[RegisteredTask], PlainEntry | None] | None = None,
-    positions: dict[str, int] | None = None,
 ) -> tuple[Graph, Program, dict[str, int]] | None:
     """Compile every task of ``tasks`` with no per-task build records: ``(graph, program, retries)``.
 
     ``entries`` is the registry's analysis cache; ``analyse`` makes the entry of a task
-    registration did not analyse (or ``None``); ``positions`` the registry's task id ->
-    registration position (``tasks`` lists the tasks in that order). Returns ``None`` when a task is not
+    registration did not analyse (or ``None``). Returns ``None`` when a task is not
     plain, a dependency is unknown, or an edge's types may not fit: the
     general build then runs (and reports what is wrong). Configurations that need the
     general build's per-task records (``validate_values``, ``visualize``) are the caller's
     to exclude.
     """
-    # With ``positions`` that list every task, they are what the graph's index will be: each
-    # task's binder is made in the same pass that reads its record and entry.
-    index = positions if positions is not None and len(positions) == len(tasks) else None
+    records = list(tasks.values())
     chosen: list[PlainEntry] = []
-    fns: list[Any] = []
-    kinds: list[int] = []
-    policies: list[Any] = []
-    binders: list[Binder | None] = []
-    parents: list[tuple[int, ...]] | None = [] if index is not None else None
-    retries: dict[str, int] = {}
     # Entries are made in registration order, like ``tasks``: read side by side, the cache is
     # looked up by name only where it is not (entries made by a first build come last).
     in_order = chain(list(entries.values()), repeat(None))
@@ -196,37 +148,18 @@ def compile_plain(
                 if entry is None:
                     return None
         chosen.append(entry)
-        fns.append(record.function)
-        kinds.append(entry.kind)
-        policies.append(record.policy)
-        if record.retry:
-            retries[tid] = record.retry
-        resolved = entry.parents
-        if index is not None:
-            only = entry.only
-            if only is not None and only.locator is None and resolved is not None and len(resolved) == 1:
-                # its one dependency is its input's source: the slot is known without a lookup
-                binders.append(WholeBinder(tid, only.param, only.source, resolved[0]))
-            else:
-                binders.append(_binder(tid, entry, index))
-        if parents is not None:
-            if resolved is None:
-                parents = None
-            else:
-                parents.append(resolved)
-    if index is not None and parents is not None:
-        # Every dependency was registered before its task and resolved then: ``positions``
-        # (read-only from now on) is the graph's index, registration order a topological order.
-        graph = graph_from_parents(list(tasks), index, parents)
-    else:
-        try:
-            graph = compile_graph(zip(tasks, map(_dependencies, tasks.values(), chosen), strict=True))
-        except TaskDependencyError:
-            return None  # an unknown id: the general build names it
+    try:
+        graph = compile_graph(zip(tasks, map(_dependencies, records, chosen), strict=True))
+    except TaskDependencyError:
+        return None  # an unknown id: the general build names it
     if not config.skip_type_check and not _types_fit(chosen, graph.index):
         return None
-    if index is None:
-        binders = [_binder(tid, entry, graph.index) for tid, entry in zip(tasks, chosen, strict=True)]
+    fns = [record.function for record in records]
+    kinds = [entry.kind for entry in chosen]
+    policies = [record.policy for record in records]
+    index = graph.index
+    binders = [_binder(tid, entry, index) for tid, entry in zip(tasks, chosen, strict=True)]
+    retries = {record.task_id: record.retry for record in records if record.retry}
     program = configured_program(graph, config, concurrency_context, fns, kinds, binders, policies)
     return graph, program, retries
 
@@ -271,17 +204,13 @@ def configured_program(
 
 
 def _dependencies(record: RegisteredTask, entry: PlainEntry) -> tuple[str, ...]:
-    return _dependency_names(record.depends_on, entry.only, entry.several)
-
-
-def _dependency_names(
-    deps: tuple[str, ...], only: InputRef | None, several: tuple[InputRef, ...]
-) -> tuple[str, ...]:
     """``depends_on``, then the ``Ref`` sources (a source ``depends_on`` names adds nothing)."""
+    deps = record.depends_on
+    only = entry.only
     if only is not None:
         return deps if only.source in deps else (*deps, only.source)
-    if several:
-        return (*deps, *[ref.source for ref in several])
+    if entry.several:
+        return (*deps, *[ref.source for ref in entry.several])
     return deps
 
 

@@ -87,10 +87,6 @@ class SchedulerRegistry:
         self._lock = threading.RLock()
         # Parsed annotations per registered task; an entry is used while its record is registered.
         self._spec_cache: dict[str, SpecEntry | PlainEntry] = {}
-        # Task id -> registration position. Once a build made it a graph's index it is copied
-        # before the next registration changes it.
-        self._positions: dict[str, int] = {}
-        self._positions_shared = False
         # Recent builds, reused while the registry is unchanged: a registry run per request
         # pays for its build once. Keyed by (version, targets, config, semaphore identity).
         self._version = 0
@@ -218,10 +214,6 @@ class SchedulerRegistry:
                 pool=pool,
             )
             self._tasks[tid] = record
-            if self._positions_shared:
-                self._positions = dict(self._positions)
-                self._positions_shared = False
-            self._positions[tid] = len(self._positions)
             self._changed()
             if analysable(record):
                 self._analyse(record)
@@ -248,13 +240,7 @@ class SchedulerRegistry:
         """
         spec = parse_plain(record.function)
         if spec is not None:
-            self._spec_cache[record.task_id] = plain_entry(record, spec, positions=self._positions)
-
-    def _all_tasks_and_positions(self) -> tuple[dict[str, RegisteredTask], dict[str, int]]:
-        """A copy of the tasks and their positions, which the caller may keep but not change."""
-        with self._lock:
-            self._positions_shared = True
-            return dict(self._tasks), self._positions
+            self._spec_cache[record.task_id] = plain_entry(record, spec)
 
     def _changed(self) -> None:
         """Forget cached builds (called with the lock held whenever the task set changes)."""
@@ -318,8 +304,6 @@ class SchedulerRegistry:
         with self._lock:
             self._tasks.clear()
             self._spec_cache.clear()
-            self._positions = {}
-            self._positions_shared = False
             self._changed()
 
     def __contains__(self, task_id: object) -> bool:
