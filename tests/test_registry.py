@@ -6,6 +6,7 @@ import inspect
 import sys
 import threading
 
+import pydantic
 import pytest
 
 import astrum
@@ -22,6 +23,7 @@ from astrum import (
     task,
 )
 from astrum.data_transport import TaskData
+from astrum.testing import FakeClock
 
 
 @pytest.fixture(autouse=True)
@@ -557,3 +559,67 @@ async def test_an_unchanged_registry_reuses_its_build_and_a_new_task_invalidates
     assert three._program is not one._program
     report = await three.execute()
     assert report.results == {"first": 1, "second": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class _FrozenGreeter:
+    """Equal to (and hashed like) any other greeter with the same name."""
+
+    name: str
+
+    def greet(self) -> object:
+        return self
+
+
+@dataclasses.dataclass
+class _MutableGreeter:
+    """Equal to any other greeter with the same name; unhashable."""
+
+    name: str
+
+    def greet(self) -> object:
+        return self
+
+
+class _ModelGreeter(pydantic.BaseModel):
+    name: str
+
+    def greet(self) -> object:
+        return self
+
+
+@pytest.mark.parametrize("greeter", [_FrozenGreeter, _MutableGreeter, _ModelGreeter])
+async def test_cached_builds_call_the_class_instance_given_not_an_equal_one(greeter):
+    reg = SchedulerRegistry("greeters")
+    reg.task("greet")(greeter.greet)
+    first, second = greeter(name="same"), greeter(name="same")
+    assert first == second and first is not second
+
+    one = await reg.run(config=AstrumConfig(class_instances=[first]))
+    two = await reg.run(config=AstrumConfig(class_instances=[second]))
+    scheduled = reg.build_scheduler(config=AstrumConfig(class_instances=[first]))
+    with astrum.use_namespace("greeters_ns"):
+        astrum.task("greet")(greeter.greet)
+    namespaced = astrum.build_scheduler(namespace="greeters_ns", config=AstrumConfig(class_instances=[first]))
+    namespaced_again = astrum.build_scheduler(
+        namespace="greeters_ns", config=AstrumConfig(class_instances=[second])
+    )
+
+    assert one.task_return_set["greet"] is first
+    assert two.task_return_set["greet"] is second
+    assert (await scheduled.execute()).task_return_set["greet"] is first
+    assert (await namespaced.execute()).task_return_set["greet"] is first
+    assert (await namespaced_again.execute()).task_return_set["greet"] is second
+
+
+def test_a_config_holding_the_same_objects_reuses_the_cached_build():
+    reg = SchedulerRegistry("same_objects")
+    reg.task("greet")(_MutableGreeter.greet)
+    greeter, hook, clock = _MutableGreeter("x"), astrum.RunHook(), FakeClock()
+
+    def config() -> AstrumConfig:
+        return AstrumConfig(class_instances=[greeter], hooks=[hook], clock=clock, pools={"io": 2})
+
+    assert reg.build_scheduler(config=config())._program is reg.build_scheduler(config=config())._program
+    other_hook = reg.build_scheduler(config=dataclasses.replace(config(), hooks=[astrum.RunHook()]))
+    assert other_hook._program is not reg.build_scheduler(config=config())._program

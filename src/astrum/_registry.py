@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import operator
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,8 @@ class SchedulerRegistry:
         # Parsed annotations per registered task; an entry is used while its record is registered.
         self._spec_cache: dict[str, SpecEntry | PlainEntry] = {}
         # Recent builds, reused while the registry is unchanged: a registry run per request
-        # pays for its build once. Keyed by (version, targets, config, semaphore identity).
+        # pays for its build once. Keyed by (version, targets, semaphore identity, config); the
+        # config's instances, hooks and clock count by identity (see _config_identity).
         self._version = 0
         self._builds: dict[tuple[Any, ...], Any] = {}
 
@@ -259,9 +261,15 @@ class SchedulerRegistry:
             return build(self, target_tasks, config, concurrency_context=concurrency_context)
         targets = None if target_tasks is None else tuple(target_tasks)
         try:
-            key: tuple[Any, ...] | None = (self._version, targets, config, id(concurrency_context))
+            key: tuple[Any, ...] | None = (
+                self._version,
+                targets,
+                id(concurrency_context),
+                _config_identity(config),
+                config,
+            )
             hash(key)
-        except TypeError:  # an unhashable config value (e.g. a class instance): no caching
+        except TypeError:  # an unhashable target or tail id: no caching
             key = None
         if key is not None:
             cached = self._builds.get(key)
@@ -467,6 +475,43 @@ class SchedulerRegistry:
                     record = dataclasses.replace(record, implementation=_implementation(replacements[tid]))
                 copy._tasks[tid] = record
         return copy
+
+
+# In the build cache's key, fields annotated with plain value types count by value and every
+# other field (class instances, hooks, the clock, and any field added later) by identity: a
+# cached build calls methods of the instances it was built with and tells the hooks it was
+# built with, so an equal copy is another configuration.
+_VALUE_TYPES = frozenset(
+    {
+        "bool",
+        "int",
+        "float",
+        "str",
+        "int | None",
+        "float | None",
+        "str | None",
+        "Sequence[str]",
+        "Mapping[str, int]",
+    }
+)
+_config_objects = operator.attrgetter(
+    *[f.name for f in dataclasses.fields(AstrumConfig) if f.type not in _VALUE_TYPES]
+)
+
+
+def _identity(value: Any) -> Any:
+    """``id(value)``, or the ids of a tuple's items."""
+    return tuple(map(id, value)) if type(value) is tuple else id(value)
+
+
+def _config_identity(config: AstrumConfig) -> tuple[Any, ...]:
+    """The identities of ``config``'s object fields.
+
+    They stand before the config in the cache key: a key with other objects differs
+    there, before the configs' ``==`` could call ``__eq__`` of the user's objects. The
+    cached build holds its config, so these ids are not reused while it is cached.
+    """
+    return tuple(map(_identity, _config_objects(config)))
 
 
 def _implementation(replacement: Any) -> Any:
