@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import importlib.util
+import inspect
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -834,6 +835,144 @@ def test_every_annotation_error_is_collected_into_one_error():
     assert "Unknown task id 'nowhere'" in text
     assert "Invalid relation locator at task 'c'" in text
     assert len(info.value.problems) >= 3
+
+
+# -- tasks wrapped by decorators -------------------------------------------------------------
+
+
+def _logged(fn):
+    """An ordinary decorator: ``functools.wraps`` over ``*args, **kwargs``."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args, **kwargs):
+            return await fn(*args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _with_signature(fn):
+    """A decorator that sets ``__signature__`` instead of ``__wrapped__``."""
+
+    def wrapper(**kwargs):
+        return fn(**kwargs)
+
+    wrapper.__signature__ = inspect.signature(fn)
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def _decorated_registry(decorate) -> tuple[SchedulerRegistry, list[str]]:
+    reg = SchedulerRegistry("decorated")
+    started: list[str] = []
+
+    @reg.task()
+    async def load() -> list:
+        await asyncio.sleep(0.01)  # ``count`` would start first if the edge were lost
+        started.append("load")
+        return [1, 2, 3]
+
+    @reg.task()
+    @decorate
+    def count(rows: Ref[list, F("load")], scale: Ref[int, F("factor")]) -> int:
+        started.append("count")
+        return len(rows) * scale
+
+    reg.task("factor")(lambda: 10)
+    return reg, started
+
+
+@pytest.mark.parametrize("decorate", [_logged, _with_signature], ids=["functools.wraps", "__signature__"])
+@pytest.mark.parametrize(
+    "targets",
+    [
+        pytest.param(None, id="one-pass-build"),
+        pytest.param(["count"], id="general-build"),
+    ],
+)
+async def test_decorated_tasks_keep_their_ref_inputs_and_edges(decorate, targets):
+    from astrum._build import _build_plain
+
+    reg, started = _decorated_registry(decorate)
+
+    reg.validate()
+    assert dependency_map(reg, targets)["count"] == ["load", "factor"]
+    if targets is None:
+        assert _build_plain(reg, AstrumConfig(), None) is not None  # compiled in one pass
+    assert (await results_of(reg, targets))["count"] == 30
+    assert started == ["load", "count"]
+
+
+def test_validate_reads_the_annotations_of_the_wrapped_function():
+    reg = SchedulerRegistry("decorated_bad")
+
+    @reg.task()
+    @_logged
+    def count(rows: Ref[list, F("nowhere")]) -> int:
+        return len(rows)
+
+    with pytest.raises(astrum.TaskRegistrationError) as info:
+        reg.validate()
+    assert info.value.problems == [
+        "Unknown task id 'nowhere' referenced by input relation at task 'count'. Register that task or fix the id."
+    ]
+
+
+async def test_decorated_async_methods_keep_their_ref_inputs():
+    reg = SchedulerRegistry("decorated_methods")
+
+    class Pipeline:
+        def __init__(self, scale: int) -> None:
+            self.scale = scale
+
+        @reg.task("load")
+        @staticmethod
+        def load() -> int:
+            return 4
+
+        @reg.task("scaled")
+        @_logged
+        async def scaled(self, value: Ref[int, F("load")]) -> int:
+            return value * self.scale
+
+    assert (await results_of(reg, config=AstrumConfig(class_instances=[Pipeline(5)])))["scaled"] == 20
+
+
+async def test_string_annotations_of_a_wrapped_function_resolve_in_its_own_module(future_module):
+    module = future_module(
+        "astrum_future_wrapped",
+        """
+        from __future__ import annotations
+
+        from astrum import F, Ref, SchedulerRegistry
+
+        Rows = list  # a name only this module defines (the decorator's module does not)
+
+        def build(decorate):
+            reg = SchedulerRegistry("wrapped_future")
+
+            @reg.task()
+            def load() -> Rows:
+                return [1, 2]
+
+            @reg.task()
+            @decorate
+            def count(rows: Ref[Rows, F("load")]) -> int:
+                return len(rows)
+
+            return reg
+        """,
+    )
+    reg = module.build(_logged)
+
+    assert dependency_map(reg)["count"] == ["load"]
+    assert (await results_of(reg))["count"] == 2
 
 
 # -- from __future__ import annotations ------------------------------------------------------

@@ -140,9 +140,28 @@ def underlying_function(obj: Any) -> Any:
     return obj
 
 
+def _follows_wrapped(func: Any) -> bool:
+    """``func`` carries ``__wrapped__`` (``functools.wraps``) or ``__signature__``, as ``inspect.signature`` reads."""
+    attrs = getattr(func, "__dict__", None)
+    return isinstance(attrs, dict) and ("__wrapped__" in attrs or "__signature__" in attrs)
+
+
+def _annotated_function(func: Any) -> Any:
+    """The function whose annotations ``inspect.signature`` reports for ``func`` (decorators unwrapped)."""
+    if not _follows_wrapped(func):
+        return func
+    try:
+        return inspect.unwrap(func, stop=lambda f: hasattr(f, "__signature__"))
+    except ValueError:  # a __wrapped__ cycle
+        return func
+
+
 def _eval_namespace(fn: Any, extra: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
-    """Globals of ``fn``'s module, and its closure variables backed by ``extra`` (no copies)."""
-    func = underlying_function(fn)
+    """Globals of ``fn``'s module, and its closure variables backed by ``extra`` (no copies).
+
+    For a decorated function (``functools.wraps``), those of the function it wraps.
+    """
+    func = _annotated_function(underlying_function(fn))
     if not inspect.isfunction(func):
         func = getattr(type(func), "__call__", func)  # noqa: B004 - annotations live on __call__
     globalns = getattr(func, "__globals__", None)
@@ -170,7 +189,7 @@ def _resolve(annotation: Any, namespaces: Callable[[], tuple[dict[str, Any], Map
 
 def _signature_params(fn: Any) -> list[ParamInfo]:
     func = fn
-    if inspect.isfunction(func):
+    if inspect.isfunction(func) and not _follows_wrapped(func):
         code = func.__code__
         posonly = code.co_posonlyargcount
         argcount = code.co_argcount
@@ -216,7 +235,7 @@ def _signature_params(fn: Any) -> list[ParamInfo]:
 
 
 def _return_annotation(fn: Any) -> Any:
-    if inspect.isfunction(fn):
+    if inspect.isfunction(fn) and not _follows_wrapped(fn):
         return fn.__annotations__.get("return", NO_ANNOTATION)
     try:
         ann = inspect.signature(fn).return_annotation
@@ -241,6 +260,9 @@ def parse_plain(fn: Any) -> CallableSpec | None:
     code = fn.__code__
     if code.co_flags & _VARIADIC or code.co_posonlyargcount:
         return None
+    attrs = fn.__dict__
+    if attrs and ("__wrapped__" in attrs or "__signature__" in attrs):
+        return None  # a decorator's wrapper: its signature is the wrapped function's
     annotations = fn.__annotations__
     returns = annotations.get("return", NO_ANNOTATION)
     if type(returns) is str or type(returns) is _ANNOTATED_ALIAS:  # a string to evaluate, or T(...) pushes
