@@ -841,3 +841,29 @@ def test_config_is_frozen_and_hashable():
     assert {config: 1}[config] == 1
     with pytest.raises(AttributeError):
         config.visualize = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("check", ["build", "validate"])
+def test_an_unknown_related_task_is_reported_once_as_the_root_cause(check):
+    reg = SchedulerRegistry("unknown_rela_once")
+
+    @reg.task(
+        data=TaskData(
+            input_data_item=[
+                DataItem(
+                    from_relation=DTRela(key="name", related_task="ghost"),
+                    to_relation=DTRela(key="name", related_task="greet"),
+                )
+            ]
+        )
+    )
+    def greet(name: str) -> str:
+        return name
+
+    with pytest.raises(TaskRegistrationError) as info:
+        reg.build_task_orders() if check == "build" else reg.validate()
+
+    assert info.value.problems == [
+        "Unknown task id 'ghost' referenced by input relation at task 'greet'. Register that task or fix the id."
+    ]
+    assert "has no value" not in str(info.value)

@@ -137,7 +137,17 @@ class _Resolver:
 class _Prepared:
     """What the build knows about one registered task."""
 
-    __slots__ = ("deps", "edges", "function_inputs", "inputs", "problems", "receiver", "record", "spec")
+    __slots__ = (
+        "deps",
+        "edges",
+        "function_inputs",
+        "inputs",
+        "problems",
+        "receiver",
+        "record",
+        "spec",
+        "unresolved",
+    )
 
     def __init__(self, record: RegisteredTask, receiver: Receiver | None, spec: CallableSpec) -> None:
         self.record = record
@@ -151,10 +161,12 @@ class _Prepared:
         self.problems: list[str] = _NOTHING
         # (param, from_function, expected type) of explicit from_function inputs
         self.function_inputs: list[tuple[str | int, Any, Any]] = _NOTHING
+        # parameters of explicit data items whose problem is reported (not reported again as unprovided)
+        self.unresolved: list[str | int] = _NOTHING
 
     def own(self) -> None:
         """Give the task lists of its own, before anything is added to them."""
-        for name in ("inputs", "edges", "deps", "problems", "function_inputs"):
+        for name in ("inputs", "edges", "deps", "problems", "function_inputs", "unresolved"):
             if isinstance(getattr(self, name), tuple):
                 setattr(self, name, list(getattr(self, name)))
 
@@ -218,13 +230,14 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
         ]
         for k, item in enumerate(data.input_data_item):
             source_rel = item.from_relation
+            target = item_target(item, params)
             if source_rel is None:
+                prepared.unresolved.append(target)
                 prepared.problems.append(
                     f"Data item in task {tid} has no from_relation (input[{k}]): "
                     "say which task (DTRela(related_task=...)) or function (from_function=...) provides it."
                 )
                 continue
-            target = item_target(item, params)
             if source_rel.from_function is not None:
                 prepared.inputs.append(
                     Input(
@@ -237,10 +250,12 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
             try:
                 source = resolver.resolve(source_rel.related_task, tid, "input")
             except _Problem as problem:
+                prepared.unresolved.append(target)  # its one message names the root cause
                 prepared.problems.append(str(problem))
                 continue
             locator = relation_locator(source_rel)
             if locator is None and not source_rel.single_item:
+                prepared.unresolved.append(target)
                 prepared.problems.append(
                     f"Data item in task {tid} has a from_relation with neither key, index nor "
                     f"single_item=True (input[{k}]); choose one."
@@ -672,11 +687,13 @@ def _signature_problems(prep: _Prepared) -> list[str]:
         else:
             return []  # every parameter is fed by name, in order: nothing to report (the common case)
     tid = prep.record.task_id
-    # A Ref whose source could not be resolved is already reported; do not report it as unprovided too.
+    # A relation whose source or data item could not be resolved is already reported;
+    # do not report its parameter as unprovided too.
     provided = (
         {inp.target for inp in prep.inputs}
         | {ref.param for ref in prep.spec.inputs}
         | set(prep.spec.context_params)
+        | set(prep.unresolved)
     )
     out: list[str] = []
     for p in prep.spec.params:
