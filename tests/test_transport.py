@@ -771,7 +771,10 @@ ERROR_CASES = [
     (_float_locator, "Invalid relation locator at task 'fn' field 'x': expected str, int, or None"),
     (_unknown_id, "Unknown task id 'nowhere' referenced by input relation at task 'fn'"),
     (_two_relations, "Annotated relation metadata is ambiguous"),
-    (_unknown_callable, "Unknown callable task reference '_never_registered' in input relation at task 'fn'"),
+    (
+        _unknown_callable,
+        "Unknown callable task reference '_never_registered' in input parameter 'x' relation at task 'fn'",
+    ),
 ]
 
 
@@ -1115,6 +1118,264 @@ def test_string_annotation_naming_nothing_known_is_a_build_problem(future_module
         module.reg.build_task_orders()
     assert "consumer" in str(info.value)
     assert "no_such_name" in str(info.value)
+
+
+_LOCAL_FLOW_SOURCE = """
+from __future__ import annotations
+
+from typing import Annotated
+
+from astrum import F, SchedulerRegistry, TaskOrder
+from astrum.data_transport import auto_generate_data_transports
+
+
+def generated():
+    class Flow:
+        def load(self) -> dict:
+            return {"value": 1}
+
+        @staticmethod
+        def load_static() -> dict:
+            return {"value": 20}
+
+        @classmethod
+        def load_class(cls) -> dict:
+            return {"value": 300}
+
+    def target(
+        value: Annotated[int, F(Flow.load, "value")],
+        static: Annotated[int, F(Flow.load_static, "value")],
+        klass: Annotated[int, F(Flow.load_class, "value")],
+    ) -> int:
+        return value + static + klass
+
+    functions = {
+        "load": Flow.load,
+        "load_static": Flow.load_static,
+        "load_class": Flow.load_class,
+        "target": target,
+    }
+    return auto_generate_data_transports([TaskOrder("target")], functions)
+
+
+def registry():
+    reg = SchedulerRegistry("local_flow")
+
+    class Flow:
+        @reg.task("load")
+        def load(self) -> dict:
+            return {"value": 1}
+
+        @reg.task("load_static")
+        @staticmethod
+        def load_static() -> dict:
+            return {"value": 20}
+
+        @reg.task("load_class")
+        @classmethod
+        def load_class(cls) -> dict:
+            return {"value": 300}
+
+    @reg.task("target")
+    def target(
+        value: Annotated[int, F(Flow.load, "value")],
+        static: Annotated[int, F(Flow.load_static, "value")],
+        klass: Annotated[int, F(Flow.load_class, "value")],
+    ) -> int:
+        return value + static + klass
+
+    return reg, Flow()
+"""
+
+
+def test_string_annotations_name_methods_of_a_local_class_by_qualified_name_in_auto_generation(
+    future_module,
+):
+    module = future_module("astrum_future_local_flow_gen", _LOCAL_FLOW_SOURCE)
+
+    (data,) = module.generated()
+
+    assert data.from_tasks == ["load", "load_static", "load_class"]
+    relations = [
+        (i.from_relation.related_task, i.from_relation.key, i.to_relation.key) for i in data.input_data_item
+    ]
+    assert relations == [
+        ("load", "value", "value"),
+        ("load_static", "value", "static"),
+        ("load_class", "value", "klass"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        pytest.param(None, id="whole-registry"),  # the one-pass build is tried first
+        pytest.param(["target"], id="targets"),  # the general build only
+    ],
+)
+async def test_string_annotations_name_methods_of_a_local_class_by_qualified_name_in_registry_builds(
+    future_module, targets
+):
+    module = future_module("astrum_future_local_flow_reg", _LOCAL_FLOW_SOURCE)
+    reg, flow = module.registry()
+    config = AstrumConfig(class_instances=[flow])
+
+    reg.validate(config=config)
+    assert dependency_map(reg, targets, config)["target"] == ["load", "load_static", "load_class"]
+    for _ in range(2):  # the second build reuses the parsed annotations
+        assert (await results_of(reg, targets, config))["target"] == 321
+
+
+def test_a_module_level_class_in_a_string_annotation_stays_the_class(future_module):
+    module = future_module(
+        "astrum_future_module_class",
+        """
+        from __future__ import annotations
+
+        from dataclasses import dataclass
+
+        from astrum import F, Ref, SchedulerRegistry
+
+        @dataclass
+        class Point:
+            x: int
+
+            @staticmethod
+            def make() -> Point:
+                return Point(3)
+
+        reg = SchedulerRegistry("module_class")
+        reg.task("make")(Point.make)
+
+        @reg.task()
+        def use(point: Ref[Point, F(Point.make)]) -> int:
+            return point.x
+
+        checked = SchedulerRegistry("module_class_checked")
+        checked.task("make")(Point.make)
+
+        @checked.task()
+        def number() -> int:
+            return 1
+
+        @checked.task()
+        def wrong(point: Ref[Point, F(number)]) -> int:
+            return point.x
+        """,
+    )
+
+    # ``Point`` is the global class, not the path of its registered methods: it is the Ref type
+    assert dependency_map(module.reg)["use"] == ["make"]
+    assert asyncio.run(results_of(module.reg))["use"] == 3
+    with pytest.raises(astrum.TaskRegistrationError) as info:
+        module.checked.validate()
+    assert "'number' provides int but 'wrong' expects astrum_future_module_class.Point" in str(info.value)
+
+
+def test_a_qualified_name_two_local_classes_share_is_not_guessed(future_module):
+    module = future_module(
+        "astrum_future_two_flows",
+        """
+        from __future__ import annotations
+
+        from astrum import F, Ref, SchedulerRegistry
+
+        reg = SchedulerRegistry("two_flows")
+
+        def first():
+            class Flow:
+                @staticmethod
+                def load() -> int:
+                    return 1
+            return Flow
+
+        def second():
+            class Flow:
+                @staticmethod
+                def load() -> int:
+                    return 2
+            return Flow
+
+        reg.task("one")(first().load)
+        reg.task("two")(second().load)
+
+        @reg.task()
+        def use(value: Ref[int, F(Flow.load)]) -> int:
+            return value
+        """,
+    )
+
+    with pytest.raises(astrum.TaskRegistrationError) as info:
+        module.reg.validate()
+    assert "['one', 'two'] are different callables named 'Flow.load'" in str(info.value)
+    assert "refer to one by its task id" in str(info.value)
+
+
+_MISSING_SOURCE = """
+from __future__ import annotations
+
+from typing import Annotated
+
+from astrum import F, SchedulerRegistry, T, TaskOrder
+from astrum.data_transport import auto_generate_data_transports
+
+reg = SchedulerRegistry("missing_ref")
+
+
+@reg.task()
+def target(value: Annotated[int, F(missing, "value")]) -> int:
+    return value
+
+
+def generate():
+    return auto_generate_data_transports([TaskOrder("target")], {"target": target})
+
+
+def never_registered() -> dict:
+    return {"value": 1}
+
+
+def target_of_a_function(value: Annotated[int, F(never_registered, "value")]) -> int:
+    return value
+
+
+def pusher() -> Annotated[int, T(nowhere)]:
+    return 1
+"""
+
+_UNKNOWN_MISSING = (
+    "Unknown callable task reference 'missing' in input parameter 'value' relation at task 'target'"
+)
+_FIX_IT = "Register the function as a task, or refer to the task by its id."
+
+
+def test_an_undefined_callable_in_a_string_annotation_is_named_with_its_parameter(future_module):
+    module = future_module("astrum_future_missing", _MISSING_SOURCE)
+
+    with pytest.raises(ValueError) as generated:
+        module.generate()
+    with pytest.raises(astrum.TaskRegistrationError) as built:
+        module.reg.validate()
+
+    for error in (generated.value, built.value):
+        assert f"{_UNKNOWN_MISSING}. {_FIX_IT}" in str(error)
+    # the root cause only: the parameter is not also reported as having no value
+    assert built.value.problems == [f"{_UNKNOWN_MISSING}. {_FIX_IT}"]
+
+
+def test_an_unregistered_callable_and_an_undefined_push_target_are_named_like_upstream(future_module):
+    module = future_module("astrum_future_unregistered", _MISSING_SOURCE)
+
+    with pytest.raises(ValueError) as unregistered:
+        auto_generate_data_transports([TaskOrder("target")], {"target": module.target_of_a_function})
+    with pytest.raises(ValueError) as push:
+        auto_generate_data_transports([TaskOrder("pusher")], {"pusher": module.pusher})
+
+    assert (
+        "Unknown callable task reference 'never_registered' in input parameter 'value' relation at task 'target'"
+        in str(unregistered.value)
+    )
+    assert "Unknown callable task reference 'nowhere' in return relation at task 'pusher'" in str(push.value)
 
 
 # -- property: random DAGs wired only by Ref annotations -------------------------------------

@@ -10,7 +10,7 @@ from ._errors import TaskRegistrationError
 from ._graph import TaskOrder
 from ._registry import RegisteredTask
 from ._taskdata import DataItem, DTRela, TaskData, normalize_data_model
-from ._transport import NO_ANNOTATION, parse_callable
+from ._transport import NO_ANNOTATION, TaskNames, parse_callable
 
 __all__ = ["auto_generate_data_transports"]
 
@@ -44,11 +44,11 @@ def auto_generate_data_transports(
     Raises:
         TaskRegistrationError: (a ``ValueError``) every annotation problem found.
     """
-    from ._build import _Problem, _Resolver, _TaskNames
+    from ._build import _Problem, _Resolver
 
     records = {tid: RegisteredTask(tid, fn, (), 0) for tid, fn in task_func_map.items()}
     resolver = _Resolver(records)
-    names = _TaskNames(records)
+    names = TaskNames(records)
     seen: dict[str, None] = {}
     queue: deque[TaskOrder | str] = deque(task_orders)
     while queue:
@@ -70,7 +70,7 @@ def auto_generate_data_transports(
         data = TaskData(task_id=tid)
         for ref in spec.inputs:
             try:
-                source = resolver.resolve(ref.source, tid, "input")
+                source = resolver.resolve(ref.source, tid, "input", ref.param)
             except _Problem as exc:
                 problems.append(str(exc))
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,15 @@ from ._policies import Retry
 from ._process import picklable_problem
 from ._program import Binder, Program, callable_kind
 from ._registry import RegisteredTask, SchedulerRegistry
-from ._transport import NO_ANNOTATION, CallableSpec, parse_callable, underlying_function
+from ._transport import (
+    NO_ANNOTATION,
+    CallableSpec,
+    TaskNames,
+    parse_callable,
+    reference_name,
+    underlying_function,
+    unknown_callable_problem,
+)
 from ._typecheck import field_type, is_compatible, item_type, type_name, value_checker
 
 if TYPE_CHECKING:
@@ -45,35 +53,6 @@ _TRANSPORT_HEADER = "Data transport validation failed with the following errors:
 
 class _Problem(Exception):
     """One build problem (collected, never raised to the user on its own)."""
-
-
-class _TaskNames(Mapping[str, Any]):
-    """Names string annotations may use: task function names, then task ids (built on first use)."""
-
-    def __init__(self, tasks: Mapping[str, RegisteredTask]) -> None:
-        self._tasks = tasks
-        self._names: dict[str, Any] | None = None
-
-    def _load(self) -> dict[str, Any]:
-        if self._names is None:
-            names: dict[str, Any] = {}
-            for record in self._tasks.values():
-                fn_name = getattr(underlying_function(record.function), "__name__", None)
-                if isinstance(fn_name, str):
-                    names.setdefault(fn_name, record.function)
-            for tid in self._tasks:
-                names.setdefault(tid, tid)
-            self._names = names
-        return self._names
-
-    def __getitem__(self, key: str) -> Any:
-        return self._load()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._load())
-
-    def __len__(self) -> int:
-        return len(self._load())
 
 
 class _Resolver:
@@ -98,7 +77,12 @@ class _Resolver:
             self._by_identity, self._by_qualname = by_identity, by_qualname
         return self._by_identity, self._by_qualname
 
-    def resolve(self, ref: Any, consumer: str, kind: str) -> str:
+    def resolve(self, ref: Any, consumer: str, kind: str, param: str | None = None) -> str:
+        """The task id ``ref`` names; ``param`` is the consumer's parameter of an input relation.
+
+        Raises:
+            _Problem: an unknown id or callable, or a callable registered under several ids.
+        """
         if isinstance(ref, str):
             if ref not in self.tasks:
                 raise _Problem(
@@ -122,12 +106,10 @@ class _Resolver:
             found = list(by_qualname.get(qual, ())) if qual is not None else []
         if len(found) == 1:
             return found[0]
-        name = getattr(underlying_function(ref), "__qualname__", repr(ref))
+        name = reference_name(ref)
         if not found:
-            raise _Problem(
-                f"Unknown callable task reference '{name}' in {kind} relation at task '{consumer}'. "
-                "Register the function as a task, or refer to the task by its id."
-            )
+            where = kind if param is None else f"{kind} parameter '{param}'"
+            raise _Problem(unknown_callable_problem(name, where, consumer))
         raise _Problem(
             f"Callable task reference is ambiguous: task ids '{found[0]}' and '{found[1]}' refer to the same "
             f"callable ('{name}', used at task '{consumer}'). Refer to the task by its id instead."
@@ -178,7 +160,7 @@ def _prepare(
     registry: SchedulerRegistry,
     record: RegisteredTask,
     instances: Sequence[Any],
-    names: _TaskNames,
+    names: TaskNames,
 ) -> _Prepared:
     cache = registry._spec_cache
     cached = cache.get(record.task_id)
@@ -211,7 +193,7 @@ def _sources(prepared: _Prepared, resolver: _Resolver) -> list[str]:
         source = ref.source
         if type(source) is not str or source not in resolver.tasks:  # ids of registered tasks need nothing
             try:
-                source = resolver.resolve(source, tid, "input")
+                source = resolver.resolve(source, tid, "input", ref.param)
             except _Problem as problem:
                 prepared.own()
                 prepared.problems.append(str(problem))
@@ -346,7 +328,7 @@ def _copy(prep: _Prepared) -> _Prepared:
 def _prepare_all(
     registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask], config: AstrumConfig
 ) -> dict[str, _Prepared]:
-    names = _TaskNames(tasks)
+    names = TaskNames(tasks)
     instances = config.class_instances
     return {tid: _prepare(registry, record, instances, names) for tid, record in tasks.items()}
 
@@ -466,7 +448,7 @@ def _analyser(
     registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask]
 ) -> Callable[[RegisteredTask], PlainEntry | None]:
     """Parses, for the one-pass build, plain functions registration left alone (string annotations)."""
-    names = _TaskNames(tasks)
+    names = TaskNames(tasks)
     cache = registry._spec_cache
 
     def analyse(record: RegisteredTask) -> PlainEntry | None:
@@ -687,12 +669,13 @@ def _signature_problems(prep: _Prepared) -> list[str]:
         else:
             return []  # every parameter is fed by name, in order: nothing to report (the common case)
     tid = prep.record.task_id
-    # A relation whose source or data item could not be resolved is already reported;
+    # A relation whose annotation, source or data item could not be resolved is already reported;
     # do not report its parameter as unprovided too.
     provided = (
         {inp.target for inp in prep.inputs}
         | {ref.param for ref in prep.spec.inputs}
         | set(prep.spec.context_params)
+        | set(prep.spec.unresolved)
         | set(prep.unresolved)
     )
     out: list[str] = []

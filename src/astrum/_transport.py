@@ -13,12 +13,15 @@ import builtins
 import functools
 import inspect
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FunctionType
-from typing import Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from ._context import RunContext, is_context_annotation
+
+if TYPE_CHECKING:
+    from ._registry import RegisteredTask
 
 __all__ = [
     "NO_ANNOTATION",
@@ -30,9 +33,12 @@ __all__ = [
     "Ref",
     "ReturnPush",
     "T",
+    "TaskNames",
     "To",
     "parse_callable",
+    "reference_name",
     "underlying_function",
+    "unknown_callable_problem",
 ]
 
 #: ``Ref[X, F(...)]`` is ``typing.Annotated[X, F(...)]``.
@@ -124,6 +130,8 @@ class CallableSpec(NamedTuple):
     returns: Any
     problems: tuple[str, ...]
     context_params: tuple[str, ...] = ()
+    #: Parameters whose relation annotation could not be resolved (already in ``problems``).
+    unresolved: tuple[str, ...] = ()
 
 
 def underlying_function(obj: Any) -> Any:
@@ -138,6 +146,153 @@ def underlying_function(obj: Any) -> Any:
         else:
             return obj
     return obj
+
+
+def reference_name(obj: Any) -> str:
+    """How messages name a callable task reference: its qualified name below any enclosing function."""
+    name = getattr(underlying_function(obj), "__qualname__", None)
+    if not isinstance(name, str):
+        return repr(obj)
+    return name.rpartition("<locals>.")[2]
+
+
+def unknown_callable_problem(name: str, kind: str, task: str) -> str:
+    """The message for a callable relation source or target that is no registered task."""
+    return (
+        f"Unknown callable task reference '{name}' in {kind} relation at task '{task}'. "
+        "Register the function as a task, or refer to the task by its id."
+    )
+
+
+class _TaskPath:
+    """``Flow`` in a string annotation ``F(Flow.load)``: registered callables under a qualified-name prefix."""
+
+    __slots__ = ("_clashes", "_members", "_path")
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._members: dict[str, Any] = {}
+        self._clashes: dict[str, list[str]] = {}
+
+    def __repr__(self) -> str:
+        return f"<registered tasks under {self._path!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        # Read the slots without coming back here (a copy made without __init__ has none).
+        path = object.__getattribute__(self, "_path")
+        clash = object.__getattribute__(self, "_clashes").get(name)
+        if clash is not None:
+            raise AttributeError(
+                f"tasks {clash} are different callables named '{path}.{name}'; refer to one by its task id"
+            )
+        try:
+            return object.__getattribute__(self, "_members")[name]
+        except KeyError:
+            raise AttributeError(f"no registered task is named '{path}.{name}'") from None
+
+    def child(self, name: str) -> _TaskPath | None:
+        member = self._members.get(name)
+        if member is None:
+            member = self._members[name] = _TaskPath(f"{self._path}.{name}")
+        return member if isinstance(member, _TaskPath) else None
+
+    def add(self, name: str, task_id: str, obj: Any, ids: dict[str, list[str]]) -> None:
+        """``obj`` (task ``task_id``) is ``<path>.name``; two different callables there clash."""
+        known = self._members.get(name)
+        if known is None:
+            self._members[name] = obj
+            ids[f"{self._path}.{name}"] = [task_id]
+        elif not isinstance(known, _TaskPath) and underlying_function(known) is not underlying_function(obj):
+            owners = ids[f"{self._path}.{name}"]
+            owners.append(task_id)
+            self._clashes[name] = owners
+
+
+class TaskNames(Mapping[str, Any]):
+    """Names the string annotations of a build's tasks may use besides their closure and globals.
+
+    A task function's name is the registered callable; a task id is the id itself
+    (function names win). :meth:`path_roots` adds the qualified-name paths of the
+    callables (``Flow.load``, ``Flow.load_static``, ``Flow.load_class`` for methods of a
+    class ``Flow`` defined inside a function), used for names the globals do not define.
+    Built on first use: most builds evaluate no string.
+    """
+
+    def __init__(self, tasks: Mapping[str, RegisteredTask]) -> None:
+        self._tasks = tasks
+        self._names: dict[str, Any] | None = None
+        self._roots: dict[str, _TaskPath] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._names is None:
+            names: dict[str, Any] = {}
+            for record in self._tasks.values():
+                fn_name = getattr(underlying_function(record.function), "__name__", None)
+                if isinstance(fn_name, str):
+                    names.setdefault(fn_name, record.function)
+            for tid in self._tasks:
+                names.setdefault(tid, tid)
+            self._names = names
+        return self._names
+
+    def path_roots(self) -> dict[str, _TaskPath]:
+        """``{"Flow": <Flow's registered callables>}`` for every dotted qualified name of a task callable."""
+        if self._roots is None:
+            roots: dict[str, _TaskPath] = {}
+            ids: dict[str, list[str]] = {}
+            for tid, record in self._tasks.items():
+                qualname = getattr(underlying_function(record.function), "__qualname__", None)
+                if not isinstance(qualname, str):
+                    continue
+                *prefix, last = qualname.rpartition("<locals>.")[2].split(".")
+                if not prefix:
+                    continue
+                node: _TaskPath | None = roots.get(prefix[0])
+                if node is None:
+                    node = roots[prefix[0]] = _TaskPath(prefix[0])
+                for part in prefix[1:]:
+                    node = node.child(part) if node is not None else None
+                if node is not None:
+                    node.add(last, tid, record.function, ids)
+            self._roots = roots
+        return self._roots
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+class _AfterGlobals(Mapping[str, Any]):
+    """Qualified-name path roots, for names neither the globals nor the builtins define.
+
+    ``eval`` reads its locals before its globals; declining the names the globals
+    define keeps a module-level class (``Ref[Flow, ...]``) the class itself.
+    """
+
+    def __init__(self, roots: Mapping[str, Any], globalns: Mapping[str, Any]) -> None:
+        self._roots = roots
+        self._globals = globalns
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._globals or key in _BUILTINS:
+            raise KeyError(key)
+        return self._roots[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._roots)
+
+    def __len__(self) -> int:
+        return len(self._roots)
+
+
+_BUILTINS = vars(builtins)
 
 
 def _follows_wrapped(func: Any) -> bool:
@@ -177,6 +332,10 @@ def _eval_namespace(fn: Any, extra: Mapping[str, Any]) -> tuple[dict[str, Any], 
                 closure_vars[name] = cell.cell_contents
             except ValueError:
                 pass
+    if isinstance(extra, TaskNames):
+        roots = extra.path_roots()
+        if roots:
+            return globalns, ChainMap(closure_vars, extra, _AfterGlobals(roots, globalns))  # type: ignore[arg-type]
     return globalns, ChainMap(closure_vars, extra)  # type: ignore[arg-type]
 
 
@@ -185,6 +344,40 @@ def _resolve(annotation: Any, namespaces: Callable[[], tuple[dict[str, Any], Map
         globalns, localns = namespaces()
         return eval(annotation, globalns, localns)  # annotations are code the user wrote
     return annotation
+
+
+class _Undefined:
+    """An undefined name in a string annotation, evaluated to find out where it was used."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _undefined_source(
+    text: str, error: Exception, namespaces: Callable[[], tuple[dict[str, Any], Mapping[str, Any]]]
+) -> str | None:
+    """The name in ``F(name, ...)`` / ``T(name, ...)`` of ``text`` when it is the only undefined name.
+
+    ``error`` is what evaluating ``text`` raised; ``None`` when it is not a
+    ``NameError`` of a relation's task.
+    """
+    name = getattr(error, "name", None) if isinstance(error, NameError) else None
+    if not isinstance(name, str):
+        return None
+    globalns, localns = namespaces()
+    undefined = _Undefined(name)
+    try:
+        value = eval(text, globalns, ChainMap({name: undefined}, localns))  # type: ignore[arg-type]  # as _resolve
+    except Exception:
+        return None  # another undefined name, or the name is also used elsewhere (e.g. as a type)
+    _base, meta = _relation_meta(value)
+    if len(meta) != 1:
+        return None
+    item = meta[0]
+    task = item[0] if isinstance(item, tuple) and item else getattr(item, "task", None)
+    return name if task is undefined else None
 
 
 def _signature_params(fn: Any) -> list[ParamInfo]:
@@ -347,6 +540,7 @@ def _parse_full(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: 
     params: list[ParamInfo] = []
     inputs: list[InputRef] = []
     context_params: list[str] = []
+    unresolved: list[str] = []
     for p in raw_params:
         annotation = p.annotation
         if annotation is not NO_ANNOTATION and is_context_annotation(annotation):
@@ -357,17 +551,23 @@ def _parse_full(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: 
             try:
                 annotation = _resolve(annotation, namespaces)
             except Exception as exc:
-                if isinstance(p.annotation, str) and ("F(" in p.annotation or "From(" in p.annotation):
+                raw = p.annotation
+                missing = _undefined_source(raw, exc, namespaces) if isinstance(raw, str) else None
+                if missing is not None:
+                    unresolved.append(p.name)
+                    problems.append(unknown_callable_problem(missing, f"input parameter '{p.name}'", task_id))
+                elif isinstance(raw, str) and ("F(" in raw or "From(" in raw):
+                    unresolved.append(p.name)
                     hint = (
-                        " String annotations (from __future__ import annotations) only see module globals, "
-                        "task ids and names the function body itself uses; use a module-level name or "
-                        "set the annotation object directly."
+                        " String annotations (from __future__ import annotations) see the function's "
+                        "closure, task function names, task ids, module globals and the qualified names "
+                        "of task methods (Flow.load); use one of those or set the annotation object directly."
                         if isinstance(exc, NameError)
                         else ""
                     )
                     problems.append(
                         f"Task '{task_id}' parameter '{p.name}': cannot resolve annotation "
-                        f"{p.annotation!r}: {type(exc).__name__}: {exc}.{hint}"
+                        f"{raw!r}: {type(exc).__name__}: {exc}.{hint}"
                     )
                 annotation = NO_ANNOTATION
         params.append(
@@ -411,7 +611,10 @@ def _parse_full(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: 
             resolved = _resolve(raw_return, namespaces)
         except Exception as exc:
             text = str(raw_return)
-            if "T(" in text or "To(" in text:
+            missing = _undefined_source(raw_return, exc, namespaces) if isinstance(raw_return, str) else None
+            if missing is not None:
+                problems.append(unknown_callable_problem(missing, "return", task_id))
+            elif "T(" in text or "To(" in text:
                 problems.append(
                     f"Task '{task_id}': cannot resolve return annotation {raw_return!r}: {type(exc).__name__}: {exc}"
                 )
@@ -441,5 +644,11 @@ def _parse_full(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: 
                 continue
             pushes.append(ReturnPush(item.task, item.local, item.target, base))
     return CallableSpec(
-        tuple(params), tuple(inputs), tuple(pushes), returns, tuple(problems), tuple(context_params)
+        tuple(params),
+        tuple(inputs),
+        tuple(pushes),
+        returns,
+        tuple(problems),
+        tuple(context_params),
+        tuple(unresolved),
     )
