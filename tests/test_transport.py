@@ -1378,6 +1378,52 @@ def test_an_unregistered_callable_and_an_undefined_push_target_are_named_like_up
     assert "Unknown callable task reference 'nowhere' in return relation at task 'pusher'" in str(push.value)
 
 
+def test_auto_generation_refuses_two_task_ids_for_one_callable():
+    def shared() -> int:
+        return 1
+
+    orders = [TaskOrder("a"), TaskOrder("b")]
+    with pytest.raises(ValueError) as info:
+        auto_generate_data_transports(orders, {"a": shared, "b": shared})
+
+    assert "Callable task reference is ambiguous: task ids 'a' and 'b' refer to the same callable" in str(
+        info.value
+    )
+    assert auto_generate_data_transports(orders, {"a": shared, "b": lambda: 2})  # one callable each is fine
+
+
+@pytest.mark.parametrize(
+    "targets", [pytest.param(None, id="whole-registry"), pytest.param(["use"], id="targets")]
+)
+async def test_a_string_annotation_naming_a_callable_registered_twice_is_refused(future_module, targets):
+    module = future_module(
+        "astrum_future_shared",
+        """
+        from __future__ import annotations
+
+        from astrum import F, Ref, SchedulerRegistry
+
+        reg = SchedulerRegistry("shared")
+
+        def shared() -> int:
+            return 1
+
+        reg.task("a")(shared)
+        reg.task("b")(shared)
+
+        @reg.task()
+        def use(value: Ref[int, F(shared)]) -> int:
+            return value
+        """,
+    )
+
+    with pytest.raises(ValueError) as info:
+        await module.reg.run(targets)
+    assert "Callable task reference is ambiguous: task ids 'a' and 'b' refer to the same callable" in str(
+        info.value
+    )
+
+
 # -- property: random DAGs wired only by Ref annotations -------------------------------------
 
 

@@ -10,7 +10,7 @@ from ._errors import TaskRegistrationError
 from ._graph import TaskOrder
 from ._registry import RegisteredTask
 from ._taskdata import DataItem, DTRela, TaskData, normalize_data_model
-from ._transport import NO_ANNOTATION, TaskNames, parse_callable
+from ._transport import NO_ANNOTATION, TaskNames, parse_callable, reference_name, underlying_function
 
 __all__ = ["auto_generate_data_transports"]
 
@@ -32,6 +32,20 @@ def _relation(task: str, locator: Any) -> DTRela:
     return DTRela(related_task=task, key=locator)
 
 
+def _shared_callables(task_func_map: Mapping[str, Callable[..., Any]]) -> list[str]:
+    """One problem per callable that two task ids map to."""
+    first_id: dict[int, str] = {}
+    problems: list[str] = []
+    for tid, fn in task_func_map.items():
+        owner = first_id.setdefault(id(underlying_function(fn)), tid)
+        if owner != tid:
+            problems.append(
+                f"Callable task reference is ambiguous: task ids '{owner}' and '{tid}' refer to the same "
+                f"callable ('{reference_name(fn)}'). Map each task id to a callable of its own."
+            )
+    return problems
+
+
 def auto_generate_data_transports(
     task_orders: Sequence[TaskOrder], task_func_map: Mapping[str, Callable[..., Any]]
 ) -> list[TaskData]:
@@ -42,7 +56,8 @@ def auto_generate_data_transports(
         task_func_map: ``{task_id: callable}``; callable references resolve against it.
 
     Raises:
-        TaskRegistrationError: (a ``ValueError``) every annotation problem found.
+        TaskRegistrationError: (a ``ValueError``) every annotation problem found, and every
+            callable mapped from two task ids (a reference to it could name either).
     """
     from ._build import _Problem, _Resolver
 
@@ -59,7 +74,7 @@ def auto_generate_data_transports(
         seen[name] = None
         if isinstance(order, TaskOrder):
             queue.extend(order.dependencies)
-    problems: list[str] = []
+    problems = _shared_callables(task_func_map)
     out: list[TaskData] = []
     for tid in seen:
         fn = task_func_map.get(tid)
