@@ -96,6 +96,93 @@ async def test_f_reads_a_dict_key_an_attribute_an_index_and_the_whole_result():
     assert results["use"] == ("from-key", 7, "zero", 30, [10, 20, 30])
 
 
+async def test_int_locator_on_a_mapping_is_a_key_lookup_not_a_position():
+    reg = SchedulerRegistry("int_keys")
+
+    @reg.task()
+    def scores() -> dict:
+        return {1: "bob", 0: "alice"}
+
+    @reg.task()
+    def sales() -> dict:
+        return {2023: 10, 2024: 25}
+
+    @reg.task()
+    def use(first: Ref[str, F("scores", 0)], latest: Ref[int, F("sales", 2024)]) -> tuple:
+        return first, latest
+
+    results = await results_of(reg)
+    assert results["use"] == ("alice", 25)
+
+
+async def test_explicit_index_relation_on_a_mapping_is_a_key_lookup_too():
+    reg = SchedulerRegistry("explicit_int_keys")
+
+    @reg.task()
+    def scores() -> dict:
+        return {1: "bob", 0: "alice"}
+
+    item = DataItem(
+        from_relation=DTRela(index=0, related_task="scores"),
+        to_relation=DTRela(key="name", related_task="use"),
+    )
+
+    @reg.task(data=TaskData(input_data_item=[item]))
+    def use(name: str) -> str:
+        return name
+
+    results = await results_of(reg, config=AstrumConfig(skip_type_check=True))
+    assert results["use"] == "alice"
+
+
+async def test_int_locator_on_a_result_that_can_only_be_iterated_reads_by_position():
+    reg = SchedulerRegistry("iterable_position")
+
+    @reg.task()
+    def prices() -> Any:
+        return {"tea": 3, "coffee": 4}.values()  # a view: iterable, not indexable
+
+    @reg.task()
+    def second(price: Ref[int, F("prices", 1)]) -> int:
+        return price
+
+    results = await results_of(reg)
+    assert results["second"] == 4
+
+
+async def test_missing_int_key_in_a_mapping_fails_the_consumer_naming_the_key():
+    reg = SchedulerRegistry("missing_int_key")
+
+    @reg.task()
+    def sales() -> dict:
+        return {2023: 10}
+
+    @reg.task()
+    def latest(value: Ref[int, F("sales", 2024)]) -> int:
+        return value
+
+    report = await reg.run()
+    assert report.execution_state == "failed"
+    message = str(report.exceptions["latest"])
+    assert "has no key 2024" in message
+    assert "sales" not in report.exceptions
+
+
+def test_int_locator_on_a_typed_mapping_checks_the_value_type_at_build():
+    reg = SchedulerRegistry("typed_int_keys")
+
+    @reg.task()
+    def scores() -> dict[int, str]:
+        return {0: "alice"}
+
+    @reg.task()
+    def use(first: Ref[int, F("scores", 0)]) -> int:
+        return first
+
+    with pytest.raises(astrum.TaskRegistrationError, match=r"scores\[0\] -> use.first"):
+        reg.build_task_orders()
+
+
 async def test_tuple_metadata_forms_work_like_f():
     reg = SchedulerRegistry("tuples")
 

@@ -49,9 +49,9 @@ def _extract(value: Any, locator: str | int) -> Any:
             if hasattr(value, "__getitem__") and not isinstance(value, (str, bytes)):
                 return value[locator]
             raise
-    if isinstance(value, Sequence):
-        return value[locator]
-    return list(value)[locator]
+    if hasattr(type(value), "__getitem__"):
+        return value[locator]  # a position in a sequence, a key in a mapping
+    return list(value)[locator]  # a result that can only be iterated: the position in iteration order
 
 
 def item_target(item: Any, params: Sequence[str]) -> str | int:
@@ -169,7 +169,10 @@ class ArgBinder(Binder):
             try:
                 value = _extract(value, locator)
             except (KeyError, IndexError, AttributeError, TypeError) as exc:
-                kind = "index" if isinstance(locator, int) else "key or attribute"
+                if isinstance(locator, str):
+                    kind = "key or attribute"
+                else:
+                    kind = "key" if isinstance(value, Mapping) else "index"
                 raise TaskInputError(
                     f"Task '{self.task}' parameter {inp.target!r}: the result of task '{source}' "
                     f"({type(value).__name__}) has no {kind} {locator!r} "

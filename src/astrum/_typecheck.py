@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._transport import NO_ANNOTATION
@@ -126,10 +126,15 @@ def field_type(model: Any, key: str) -> Any:
 
 
 def item_type(container: Any, index: int) -> Any:
-    """The type of ``container[index]`` for ``tuple[...]`` and ``list[X]``-like types, if known."""
+    """The type of ``container[index]`` for ``tuple[...]``, ``list[X]``-like and ``dict[K, V]``-like types.
+
+    An int locator on a mapping is a key: ``dict[int, str]`` gives ``str``.
+    """
     container = _strip(container)
     origin = typing.get_origin(container)
     args = typing.get_args(container)
+    if isinstance(origin, type) and issubclass(origin, Mapping) and len(args) == 2:
+        return args[1]
     if origin is tuple and args:
         if len(args) == 2 and args[1] is Ellipsis:
             return args[0]
