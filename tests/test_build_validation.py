@@ -3,8 +3,9 @@
 import asyncio
 import contextvars
 import itertools
+import sys
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, TypedDict, Union
+from typing import Any, NamedTuple, Optional, Required, TypedDict, Union
 
 import pydantic
 import pytest
@@ -732,6 +733,150 @@ async def test_validate_values_accepts_correct_values_and_int_for_float():
     report = await reg.run(config=AstrumConfig(validate_values=True))
     assert report.execution_state == "completed", report.error_summary
     assert report.task_return_set["consumer"] == (3, "a", [1, 2], 3)
+
+
+def _producer_consumer(value: Any, expected: Any) -> tuple[SchedulerRegistry, list[Any]]:
+    """``produce`` returns ``value``; ``consume`` declares ``Ref[expected, F("produce")]``."""
+    reg = SchedulerRegistry("strict_values")
+    received: list[Any] = []
+
+    @reg.task()
+    def produce() -> Any:
+        return value
+
+    @reg.task()
+    def consume(item: Ref[expected, F("produce")]) -> None:  # type: ignore[valid-type]
+        received.append(item)
+
+    return reg, received
+
+
+async def test_validate_values_fails_a_consumer_given_a_dict_where_a_model_is_declared():
+    reg = SchedulerRegistry("dict_for_model")
+    received: list[Any] = []
+
+    @reg.task()
+    def produce() -> User:
+        return {"name": "a", "age": 2}  # type: ignore[return-value]
+
+    @reg.task()
+    def consume(user: Ref[User, F("produce")]) -> None:
+        received.append(user)
+
+    report = await reg.run(config=AstrumConfig(validate_values=True))
+
+    assert received == []
+    assert report.execution_state == "failed"
+    assert stats(report)["produce"].status == "completed"
+    message = stats(report)["consume"].error_message
+    assert "Value check failed on edge produce -> consume.user" in message
+    assert "instance of User" in message
+    assert isinstance(report.exceptions["consume"], astrum.TaskInputError)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param({"x": 1, "y": 2.0}, Point, id="dict-for-dataclass"),
+        pytest.param((1, "r"), Pair, id="tuple-for-namedtuple"),
+        pytest.param([{"name": "a", "age": 2}], list[User], id="dicts-in-a-list-of-models"),
+        pytest.param({"k": {"name": "a", "age": 2}}, dict[str, User], id="dict-values-for-models"),
+        pytest.param({"name": "a", "age": 2}, User | None, id="dict-for-optional-model"),
+    ],
+)
+async def test_validate_values_never_passes_on_what_a_model_could_be_built_from(value, expected):
+    reg, received = _producer_consumer(value, expected)
+    report = await reg.run(config=AstrumConfig(validate_values=True))
+    assert received == []
+    assert "Value check failed on edge produce -> consume.item" in stats(report)["consume"].error_message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(Point(1, 2.0), Point, id="dataclass"),
+        pytest.param(Pair(1, "r"), Pair, id="namedtuple"),
+        pytest.param([User(name="a", age=2)], list[User], id="list-of-models"),
+        pytest.param(None, User | None, id="none-for-optional-model"),
+    ],
+)
+async def test_validate_values_passes_on_model_instances_unchanged(value, expected):
+    reg, received = _producer_consumer(value, expected)
+    report = await reg.run(config=AstrumConfig(validate_values=True))
+    assert report.execution_state == "completed", report.error_summary
+    assert received == [value]
+    assert received[0] is value
+
+
+class Address(TypedDict):  # typing.TypedDict: pydantic refuses it before Python 3.12
+    city: str
+
+
+class Customer(TypedDict, total=False):
+    name: Required[str]
+    address: Address
+
+
+@pytest.mark.parametrize(
+    ("value", "fits"),
+    [
+        pytest.param({"name": "a"}, True, id="required-key-only"),
+        pytest.param({"name": "a", "address": {"city": "Oslo"}}, True, id="nested"),
+        pytest.param({"address": {"city": "Oslo"}}, False, id="missing-required-key"),
+        pytest.param({"name": 1}, False, id="wrong-field-type"),
+        pytest.param({"name": "a", "address": {"city": 7}}, False, id="wrong-nested-field-type"),
+    ],
+)
+async def test_validate_values_checks_a_typing_typeddict_ref_structurally(value, fits):
+    reg, received = _producer_consumer(value, Customer)
+    config = AstrumConfig(validate_values=True)
+    reg.validate(config=config)
+
+    report = await reg.run(config=config)
+
+    assert (report.execution_state == "completed") is fits, report.error_summary
+    assert received == ([value] if fits else [])
+    if not fits:
+        assert "Value check failed on edge produce -> consume.item" in stats(report)["consume"].error_message
+
+
+class TreeNode(TypedDict):
+    label: str
+    children: list["TreeNode"]
+
+
+async def test_recursive_typing_typeddict_with_validate_values_is_refused_naming_task_and_edge():
+    reg, received = _producer_consumer({"label": "root", "children": []}, TreeNode)
+    config = AstrumConfig(validate_values=True)
+    if sys.version_info >= (3, 12):  # pydantic validates typing.TypedDict itself there
+        report = await reg.run(config=config)
+        assert report.execution_state == "completed", report.error_summary
+        return
+    with pytest.raises(TaskRegistrationError) as info:
+        reg.validate(config=config)
+    message = str(info.value)
+    assert "Task 'consume' cannot validate values on edge produce -> consume.item" in message
+    assert "typing_extensions" in message
+    with pytest.raises(
+        TaskRegistrationError, match=r"cannot validate values on edge produce -> consume\.item"
+    ):
+        await reg.run(config=config)
+    assert received == []
+
+
+def test_constant_from_function_is_checked_against_a_typing_typeddict():
+    def registry(constant: Any) -> SchedulerRegistry:
+        reg = SchedulerRegistry("typeddict_constant")
+        item = DataItem(
+            allow_data_model=Address,
+            from_relation=DTRela(single_item=True, related_task="use", from_function=constant),
+            to_relation=DTRela(key="address", related_task="use"),
+        )
+        reg.task("use", data=TaskData(input_data_item=[item]))(lambda address: address)
+        return reg
+
+    assert dependency_map(registry({"city": "Oslo"})) == {"use": []}
+    assert "constant -> use.address" in str(build_error(registry({"city": 7})))
 
 
 async def test_bad_key_at_run_time_fails_the_consumer_without_retrying_the_producer():

@@ -41,7 +41,14 @@ from ._transport import (
     underlying_function,
     unknown_callable_problem,
 )
-from ._typecheck import field_type, is_compatible, item_type, type_name, value_checker
+from ._typecheck import (
+    UncheckableTypeError,
+    field_type,
+    is_compatible,
+    item_type,
+    type_name,
+    value_checker,
+)
 
 if TYPE_CHECKING:
     from ._taskdata import TaskData
@@ -603,6 +610,7 @@ def _build(
     context_params: list[tuple[str, ...]] = []
     pools: list[int] = []
     validate = config.validate_values
+    unchecked: list[str] = []  # validate_values: Ref types pydantic cannot validate
     for prep in ordered:
         record = prep.record
         tid = record.task_id
@@ -624,8 +632,10 @@ def _build(
             continue
         inputs = prep.inputs
         if validate:
-            inputs = [_with_check(tid, inp, prep) for inp in inputs]
+            inputs = [_with_check(tid, inp, prep, unchecked) for inp in inputs]
         binders.append(make_binder(tid, inputs, receiver_value, has_receiver, index=graph.index))
+    if unchecked:
+        raise TaskRegistrationError(_TRANSPORT_HEADER + "\n- ".join(unchecked), problems=unchecked)
     program = configured_program(
         graph,
         config,
@@ -764,7 +774,10 @@ def _function_input_problems(tid: str, prep: _Prepared) -> list[str]:
 
 
 def _value_fits(value: Any, expected: Any) -> bool:
-    checker = value_checker(expected)
+    try:
+        checker = value_checker(expected)
+    except UncheckableTypeError:
+        return True  # cannot decide: only what is certainly wrong is reported
     if checker is None:
         return True
     try:
@@ -810,16 +823,30 @@ def _type_problems(tid: str, prepared: Mapping[str, _Prepared]) -> list[str]:
     return out
 
 
-def _with_check(tid: str, inp: Input, prep: _Prepared) -> Input:
+def _with_check(tid: str, inp: Input, prep: _Prepared, unchecked: list[str]) -> Input:
+    """``inp`` with a check of its value against its ``Ref`` type (``validate_values``).
+
+    A type pydantic cannot validate is added to ``unchecked`` (the build then fails naming the edge).
+    """
     expected: Any = NO_ANNOTATION
     for source, locator, param, exp in prep.edges:
         if param == inp.target and source == inp.source and locator == inp.locator:
             expected = exp
             break
-    checker = value_checker(expected)
-    if checker is None or inp.source is None:
+    if inp.source is None:
         return inp
     edge = _edge_label(inp.source, inp.locator, tid, inp.target)
+    try:
+        checker = value_checker(expected)
+    except UncheckableTypeError as exc:
+        unchecked.append(
+            f"Task '{tid}' cannot validate values on edge {edge} (validate_values=True): {exc}. "
+            "Declare the Ref type with a type pydantic can validate (for a TypedDict: one from "
+            "typing_extensions), or turn validate_values off."
+        )
+        return inp
+    if checker is None:
+        return inp
 
     def check(value: Any, _checker: Any = checker, _edge: str = edge, _expected: Any = expected) -> Any:
         from ._inject import TaskInputError

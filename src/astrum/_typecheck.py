@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ._transport import NO_ANNOTATION
 
-__all__ = ["field_type", "is_compatible", "item_type", "type_name", "value_checker"]
+__all__ = ["UncheckableTypeError", "field_type", "is_compatible", "item_type", "type_name", "value_checker"]
 
 _NUMERIC_WIDENING = {int: (float, complex), float: (complex,)}
 _UNKNOWN = object()
@@ -153,19 +154,120 @@ def _hints(model: type) -> dict[str, Any]:
         return dict(getattr(model, "__annotations__", {}))
 
 
+class UncheckableTypeError(Exception):
+    """pydantic cannot build a validator for a ``Ref`` type; the message says why."""
+
+
+def _as_passed_on(tp: Any, active: frozenset[int] = frozenset()) -> Any:
+    """``tp`` rewritten so that strict validation accepts only values usable as they are.
+
+    Injected values are validated, not converted, so a class pydantic would build
+    from a dict or tuple (a pydantic model, a dataclass, a NamedTuple) must be an
+    instance: it becomes ``InstanceOf[cls]``, also inside unions and collections.
+    A ``typing.TypedDict``, which pydantic refuses before Python 3.12, is rebuilt
+    as a ``typing_extensions.TypedDict`` with the same keys.
+
+    Raises:
+        UncheckableTypeError: a recursive or generic ``typing.TypedDict`` before Python 3.12.
+    """
+    if isinstance(tp, type):
+        if dataclasses.is_dataclass(tp) or hasattr(tp, "model_validate") or _is_namedtuple(tp):
+            from pydantic import InstanceOf
+
+            return InstanceOf[tp]  # type: ignore[misc]
+        if typing.is_typeddict(tp):
+            return _typeddict_as_passed_on(tp, active)
+        return tp
+    metadata = getattr(tp, "__metadata__", None)
+    if metadata is not None and hasattr(tp, "__origin__"):
+        inner = _as_passed_on(tp.__origin__, active)
+        return tp if inner is tp.__origin__ else typing.Annotated[(inner, *metadata)]
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if not args:
+        return tp
+    if _is_typeddict(origin) and _needs_typing_extensions(origin):
+        raise UncheckableTypeError(f"pydantic cannot validate the generic typing.TypedDict {type_name(tp)}")
+    if not (_is_union(tp) or (isinstance(origin, type) and issubclass(origin, Collection))):
+        return tp  # type[...], Callable[...], Literal[...] and the like: nothing to rewrite inside
+    new_args = tuple(_as_passed_on(arg, active) for arg in args)
+    if all(new is old for new, old in zip(new_args, args, strict=True)):
+        return tp
+    if _is_union(tp):
+        return typing.Union[new_args]  # noqa: UP007 - built from a tuple of forms
+    try:
+        return origin[new_args]
+    except TypeError:
+        return tp
+
+
+def _is_namedtuple(tp: type) -> bool:
+    return issubclass(tp, tuple) and hasattr(tp, "_fields")
+
+
+def _needs_typing_extensions(tp: type) -> bool:
+    """pydantic refuses ``typing.TypedDict`` classes before Python 3.12."""
+    return sys.version_info < (3, 12) and type(tp).__module__ == "typing"
+
+
+def _typeddict_as_passed_on(tp: type, active: frozenset[int]) -> Any:
+    if id(tp) in active:
+        if _needs_typing_extensions(tp):
+            raise UncheckableTypeError(
+                f"pydantic cannot validate the recursive typing.TypedDict {type_name(tp)} before Python 3.12"
+            )
+        return tp
+    try:
+        hints = typing.get_type_hints(tp, include_extras=True)
+    except Exception as exc:
+        raise UncheckableTypeError(f"cannot resolve the fields of {type_name(tp)}: {exc}") from exc
+    required = tp.__required_keys__  # type: ignore[attr-defined]
+    fields: dict[str, Any] = {}
+    changed = _needs_typing_extensions(tp)
+    for key, hint in hints.items():
+        while typing.get_origin(hint) in (typing.Required, typing.NotRequired):
+            hint = typing.get_args(hint)[0]
+        new = _as_passed_on(hint, active | {id(tp)})
+        changed = changed or new is not hint
+        fields[key] = typing.Required[new] if key in required else typing.NotRequired[new]
+    if not changed:
+        return tp
+    import typing_extensions
+
+    make_typeddict: Any = typing_extensions.TypedDict
+    rebuilt = make_typeddict(tp.__name__, fields)
+    rebuilt.__module__, rebuilt.__qualname__ = tp.__module__, tp.__qualname__
+    config = getattr(tp, "__pydantic_config__", None)
+    if config is not None:
+        rebuilt.__pydantic_config__ = config
+    return rebuilt
+
+
 @functools.lru_cache(maxsize=1024)
 def _adapter(expected: Any) -> Callable[[Any], Any]:
     from pydantic import ConfigDict, TypeAdapter
 
+    form = _as_passed_on(expected)
     try:
-        adapter: Any = TypeAdapter(expected, config=ConfigDict(arbitrary_types_allowed=True, strict=True))
+        adapter: Any = TypeAdapter(form, config=ConfigDict(arbitrary_types_allowed=True, strict=True))
     except Exception:
-        adapter = TypeAdapter(expected)
+        try:
+            adapter = TypeAdapter(form)  # models, dataclasses and TypedDicts carry their own config
+        except Exception as exc:
+            raise UncheckableTypeError(
+                f"pydantic cannot validate {type_name(expected)}: {type(exc).__name__}: {exc}"
+            ) from exc
     return functools.partial(adapter.validate_python, strict=True)
 
 
 def value_checker(expected: Any) -> Callable[[Any], Any] | None:
-    """A strict pydantic validator for ``expected`` (cached per type), or ``None`` if unchecked."""
+    """A strict pydantic validator for ``expected`` (cached per type), or ``None`` if unchecked.
+
+    The validator raises if a value is not an ``expected`` as it is (a dict is no
+    pydantic model, even if one could be built from it).
+
+    Raises:
+        UncheckableTypeError: pydantic cannot validate ``expected``.
+    """
     expected = _strip(expected)
     if expected is NO_ANNOTATION or expected is Any or expected is object:
         return None
