@@ -119,6 +119,77 @@ async def test_task_statistics_describe_each_task():
         attempt.status = "failed"  # type: ignore[misc]
 
 
+# Astrum 0.1's ExecutionReport fields, in their dataclass order.
+ASTRUM_01_REPORT_FIELDS = [
+    "total_start_time", "total_end_time", "total_duration", "planning_duration", "execution_duration",
+    "total_tasks", "total_stages", "max_parallelism", "successful_tasks", "failed_tasks",
+    "stage_statistics", "task_statistics", "execution_state", "error_summary", "original_tasks",
+    "tail_tasks", "task_return_set",
+]  # fmt: skip
+
+
+async def test_report_is_a_dataclass_with_astrum_01_fields_in_order():
+    report, _, _ = await _diamond_report()
+
+    assert dataclasses.is_dataclass(report)
+    names = [f.name for f in dataclasses.fields(report)]
+    assert names[: len(ASTRUM_01_REPORT_FIELDS)] == ASTRUM_01_REPORT_FIELDS
+    assert names == [f.name for f in dataclasses.fields(ExecutionReport)]
+
+
+async def test_asdict_of_a_report_includes_the_parts_made_when_first_read():
+    async def boom() -> None:
+        raise ValueError("boom")
+
+    a = TaskOrder("a")
+    report = await within(
+        DynamicScheduler([("a", returning({"n": 1})), ("b", boom)], [a, TaskOrder("b", [a])]).execute()
+    )
+
+    data = dataclasses.asdict(report)
+
+    assert data["execution_state"] == "failed"
+    assert data["task_return_set"] == {"a": {"n": 1}}
+    assert data["original_tasks"] == {"a": [], "b": ["a"]}
+    assert [(s["task_name"], s["status"]) for s in data["task_statistics"]] == [
+        ("a", "completed"),
+        ("b", "failed"),
+    ]
+    assert data["task_statistics"][1]["attempt_statistics"][0]["status"] == "failed"
+    assert data["critical_path"] == ["a", "b"]
+    assert str(data["exceptions"]["b"]) == "boom"
+    assert "_lazy" not in data
+
+
+async def test_replace_gives_a_new_report_with_the_same_parts_and_the_changed_fields():
+    report, _, _ = await _diamond_report()
+
+    copy = dataclasses.replace(report, execution_state="failed", failed_tasks=1)
+
+    assert copy is not report
+    assert (copy.execution_state, copy.failed_tasks) == ("failed", 1)
+    assert (report.execution_state, report.failed_tasks) == ("completed", 0)
+    assert copy.task_statistics == report.task_statistics
+    assert copy.task_return_set == {"a": 1, "b": 2, "c": 3, "d": 4}
+    assert copy.critical_path == report.critical_path == ["a", "b", "d"]
+    assert dataclasses.replace(report) == report
+
+
+def test_a_report_made_by_hand_takes_every_field_as_a_keyword():
+    stat = TaskExecutionStatistics("a", 0, 1.0, 2.0, 1.0, "completed")
+    report = ExecutionReport(
+        task_statistics=[stat],
+        task_return_set={"a": 1},
+        execution_state="completed",
+        critical_path=["a"],
+    )
+    assert report.task_statistics == [stat]
+    assert report.results == {"a": 1}
+    assert report.critical_path == ["a"]
+    assert report.stage_statistics == []
+    assert report.original_tasks == {}
+
+
 async def test_per_task_start_end_and_duration_are_accurate():
     report, _, _ = await _diamond_report()
     stats = by_name(report)

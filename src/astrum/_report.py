@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any
+from dataclasses import KW_ONLY, InitVar, dataclass, field, fields, is_dataclass
+from typing import Any, Generic, TypeVar, overload
 
 from ._errors import describe_exception
 
@@ -22,6 +22,8 @@ __all__ = [
     "TaskStageStatistics",
     "to_json_safe",
 ]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -86,118 +88,86 @@ class TaskExecutionStatistics:
     pool_queued_duration: float = 0.0
 
 
+class _LazyField(Generic[_T]):
+    """A report field made when first read (by the report's ``_lazy`` part ``part``), or set like any field.
+
+    As a dataclass field default it reads as ``None``: passing ``None`` (the
+    default) leaves the field to be made lazily, or empty if the report has no lazy parts.
+    """
+
+    __slots__ = ("empty", "part", "slot")
+
+    def __init__(self, part: str, empty: Callable[[], _T]) -> None:
+        self.part = part
+        self.empty = empty
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> None: ...
+    @overload
+    def __get__(self, obj: ExecutionReport, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: ExecutionReport | None, owner: type | None = None) -> _T | None:
+        if obj is None:
+            return None  # the dataclass default
+        stored = obj.__dict__
+        value: _T | None = stored.get(self.slot)
+        if value is None:
+            lazy = stored.get("_lazy")
+            value = getattr(lazy, self.part)() if lazy is not None else self.empty()
+            stored[self.slot] = value
+        return value
+
+    def __set__(self, obj: ExecutionReport, value: _T | None) -> None:
+        obj.__dict__[self.slot] = value
+
+
+@dataclass(repr=False)
 class ExecutionReport:
     """The structured result of one run (``scheduler.execute()`` or ``run()``).
 
-    Besides Astrum 0.1's fields it offers :attr:`results` (task id -> return
-    value), :attr:`exceptions` (task id -> original exception),
+    A dataclass, as in Astrum 0.1 (``dataclasses.fields``, ``asdict`` and
+    ``replace`` work). ``task_statistics``, ``stage_statistics``,
+    ``original_tasks``, ``task_return_set`` and ``critical_path`` are made when
+    first read. Besides Astrum 0.1's fields it offers :attr:`results` (task id ->
+    return value), :attr:`exceptions` (task id -> original exception),
     :attr:`critical_path`, :meth:`to_dict` and :meth:`to_json`.
     """
 
-    def __init__(
-        self,
-        total_start_time: float = 0.0,
-        total_end_time: float = 0.0,
-        total_duration: float = 0.0,
-        planning_duration: float = 0.0,
-        execution_duration: float = 0.0,
-        total_tasks: int = 0,
-        total_stages: int = 0,
-        max_parallelism: int = 0,
-        successful_tasks: int = 0,
-        failed_tasks: int = 0,
-        stage_statistics: list[TaskStageStatistics] | None = None,
-        task_statistics: list[TaskExecutionStatistics] | None = None,
-        execution_state: str = "none",
-        error_summary: list[str] | None = None,
-        original_tasks: dict[str, list[str]] | None = None,
-        tail_tasks: dict[str, Any] | None = None,
-        task_return_set: dict[str, Any] | None = None,
-        *,
-        exceptions: dict[str, BaseException] | None = None,
-        critical_path: list[str] | None = None,
-        _lazy: _LazyParts | None = None,
-    ) -> None:
-        self.total_start_time = total_start_time
-        self.total_end_time = total_end_time
-        self.total_duration = total_duration
-        self.planning_duration = planning_duration
-        self.execution_duration = execution_duration
-        self.total_tasks = total_tasks
-        self.total_stages = total_stages
-        self.max_parallelism = max_parallelism
-        self.successful_tasks = successful_tasks
-        self.failed_tasks = failed_tasks
-        self.execution_state = execution_state
-        self.error_summary = error_summary if error_summary is not None else []
-        self.tail_tasks = tail_tasks if tail_tasks is not None else {}
-        self._task_return_set = task_return_set
-        self.exceptions = exceptions if exceptions is not None else {}
-        self._original_tasks = original_tasks
-        self._stage_statistics = stage_statistics
-        self._task_statistics = task_statistics
-        self._critical_path = critical_path
-        self._lazy = _lazy
+    total_start_time: float = 0.0
+    total_end_time: float = 0.0
+    total_duration: float = 0.0
+    planning_duration: float = 0.0
+    execution_duration: float = 0.0
+    total_tasks: int = 0
+    total_stages: int = 0
+    max_parallelism: int = 0
+    successful_tasks: int = 0
+    failed_tasks: int = 0
+    #: Timing of each stage of the stage view that had a task start.
+    stage_statistics: _LazyField[list[TaskStageStatistics]] = _LazyField("stage_statistics", list)
+    #: Per-task statistics, in the order the tasks finished (skipped tasks last).
+    task_statistics: _LazyField[list[TaskExecutionStatistics]] = _LazyField("task_statistics", list)
+    execution_state: str = "none"
+    error_summary: list[str] = field(default_factory=list)
+    #: ``{task: [dependency names]}`` for every task of the run.
+    original_tasks: _LazyField[dict[str, list[str]]] = _LazyField("original_tasks", dict)
+    tail_tasks: dict[str, Any] = field(default_factory=dict)
+    #: ``{task: return value}`` of every completed task, in completion order; tail
+    #: tasks that finish after the report are added to it.
+    task_return_set: _LazyField[dict[str, Any]] = _LazyField("results", dict)
+    _: KW_ONLY
+    exceptions: dict[str, BaseException] = field(default_factory=dict)
+    #: The chain of tasks that determined the makespan, first task first: from the
+    #: task that finished last, each step goes to the dependency that finished
+    #: last, i.e. the one that released it.
+    critical_path: _LazyField[list[str]] = _LazyField("critical_path", list)
+    _lazy: InitVar[_LazyParts | None] = None
 
-    # -- lazily built parts -------------------------------------------------------------
-
-    @property
-    def task_statistics(self) -> list[TaskExecutionStatistics]:
-        """Per-task statistics, in the order the tasks finished (skipped tasks last)."""
-        if self._task_statistics is None:
-            self._task_statistics = self._lazy.task_statistics() if self._lazy else []
-        return self._task_statistics
-
-    @task_statistics.setter
-    def task_statistics(self, value: list[TaskExecutionStatistics]) -> None:
-        self._task_statistics = value
-
-    @property
-    def stage_statistics(self) -> list[TaskStageStatistics]:
-        """Timing of each stage of the stage view that had a task start."""
-        if self._stage_statistics is None:
-            self._stage_statistics = self._lazy.stage_statistics() if self._lazy else []
-        return self._stage_statistics
-
-    @stage_statistics.setter
-    def stage_statistics(self, value: list[TaskStageStatistics]) -> None:
-        self._stage_statistics = value
-
-    @property
-    def original_tasks(self) -> dict[str, list[str]]:
-        """``{task: [dependency names]}`` for every task of the run."""
-        if self._original_tasks is None:
-            self._original_tasks = self._lazy.original_tasks() if self._lazy else {}
-        return self._original_tasks
-
-    @original_tasks.setter
-    def original_tasks(self, value: dict[str, list[str]]) -> None:
-        self._original_tasks = value
-
-    @property
-    def critical_path(self) -> list[str]:
-        """The chain of tasks that determined the makespan, first task first.
-
-        Starting from the task that finished last, each step goes to the
-        dependency that finished last, i.e. the one that released it.
-        """
-        if self._critical_path is None:
-            self._critical_path = self._lazy.critical_path() if self._lazy else []
-        return self._critical_path
-
-    @property
-    def task_return_set(self) -> dict[str, Any]:
-        """``{task: return value}`` of every completed task, in completion order.
-
-        Made when first read; tail tasks that finish after the report are added to it.
-        """
-        if self._task_return_set is None:
-            self._task_return_set = self._lazy.results() if self._lazy else {}
-        return self._task_return_set
-
-    @task_return_set.setter
-    def task_return_set(self, value: dict[str, Any]) -> None:
-        self._task_return_set = value
+    def __post_init__(self, _lazy: _LazyParts | None) -> None:
+        self.__dict__["_lazy"] = _lazy
 
     @property
     def results(self) -> dict[str, Any]:
