@@ -94,6 +94,19 @@ def test_constructor_keeps_its_arguments_and_starts_idle():
     assert scheduler.find_task_by_name("missing") is None
 
 
+def test_find_task_by_name_takes_astrum_01s_task_name_keyword_and_name():
+    task = sleeper(0)
+    scheduler = DynamicScheduler([("a", task)], [TaskOrder("a")])
+
+    assert scheduler.find_task_by_name(task_name="a") is task
+    assert scheduler.find_task_by_name(name="a") is task
+    assert scheduler.find_task_by_name(task_name="missing") is None
+    with pytest.raises(TypeError, match="both name and task_name"):
+        scheduler.find_task_by_name("a", task_name="a")
+    with pytest.raises(TypeError, match="missing the task name"):
+        scheduler.find_task_by_name()
+
+
 # -- basic execution --------------------------------------------------------------------------
 
 
@@ -309,6 +322,49 @@ async def test_an_empty_task_order_completes_at_once():
     assert report.total_tasks == 0
     assert report.task_statistics == []
     assert report.critical_path == []
+
+
+async def test_current_stage_is_the_last_stages_id_after_a_completed_run():
+    a = TaskOrder("a")
+    b = TaskOrder("b", [a])
+    orders = [a, b, TaskOrder("c", [b]), TaskOrder("side")]
+    scheduler = DynamicScheduler([(o.task_name, sleeper(0)) for o in orders], orders)
+    assert scheduler.current_stage == -1
+
+    report = await within(scheduler.execute())
+
+    assert report.total_stages == 3
+    assert scheduler.current_stage == 2
+    await within(scheduler.execute())
+    assert scheduler.current_stage == 2
+
+
+async def test_current_stage_after_a_failed_run_is_the_deepest_stage_a_task_started_in():
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    a = TaskOrder("a")
+    b = TaskOrder("b", [a])
+    c = TaskOrder("c", [b])
+    orders = [a, b, c, TaskOrder("d", [c])]
+    tasks = [("a", sleeper(0)), ("b", boom), ("c", sleeper(0)), ("d", sleeper(0))]
+    scheduler = DynamicScheduler(tasks, orders)
+
+    report = await within(scheduler.execute())
+
+    assert report.execution_state == "failed"
+    assert scheduler.current_stage == 1  # b's stage; c (stage 2) and d (stage 3) never started
+
+
+async def test_current_stage_stays_minus_one_after_an_empty_run_or_a_planning_failure():
+    empty = DynamicScheduler([], [])
+    await within(empty.execute())
+    assert empty.current_stage == -1
+
+    unknown = DynamicScheduler([("a", sleeper(0))], [TaskOrder("a", ["missing"])])
+    report = await within(unknown.execute())
+    assert report.execution_state == "failed"
+    assert unknown.current_stage == -1
 
 
 async def test_execution_state_is_running_while_tasks_run():

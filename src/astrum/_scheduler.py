@@ -218,6 +218,7 @@ class DynamicScheduler:
         self.concurrency_limit: int | None = None
         self.execution_state = ExecutionState.NONE
         self.stage_status: StageStatus | None = None
+        #: -1 until a run ends; then the id of the last stage of the stage view that run reached.
         self.current_stage = -1
         self._task_return_set: dict[str, Any] = {}
         self._last_run: Run | None = None
@@ -285,9 +286,22 @@ class DynamicScheduler:
         """Validate the task orders and return their stage view (for inspection only)."""
         return ExecutionPlanner(self.task_order).get_execute_timeline()
 
-    def find_task_by_name(self, name: str) -> TaskCallable | None:
-        """The callable registered for ``name``, or ``None``."""
-        return self._callables.get(name)
+    def find_task_by_name(
+        self, name: str | None = None, *, task_name: str | None = None
+    ) -> TaskCallable | None:
+        """The callable registered for ``name``, or ``None``.
+
+        ``task_name=`` is Astrum 0.1's name for the argument and works the same.
+
+        Raises:
+            TypeError: neither or both of ``name`` and ``task_name`` are given.
+        """
+        if name is not None and task_name is not None:
+            raise TypeError("find_task_by_name() got both name and task_name; pass one of them")
+        key = name if name is not None else task_name
+        if key is None:
+            raise TypeError("find_task_by_name() missing the task name: pass name or task_name")
+        return self._callables.get(key)
 
     # -- running -------------------------------------------------------------------------
 
@@ -406,6 +420,7 @@ class DynamicScheduler:
         failed = run.failed
         self.execution_state = ExecutionState.FAILED if failed else ExecutionState.COMPLETED
         self.stage_status = StageStatus.FAILED if failed else StageStatus.COMPLETED
+        self.current_stage = _last_stage_reached(program, run)
         self._last_run = run  # its results become task_return_set when first read
         if failed:
             logger.info("run failed: %s", report.error_summary[0])
@@ -428,6 +443,17 @@ class DynamicScheduler:
             error_summary=[message],
             original_tasks={},
         )
+
+
+def _last_stage_reached(program: Program, run: Run) -> int:
+    """Astrum 0.1's ``current_stage`` after a run: the id of the last stage of the stage view it reached.
+
+    A run that did not fail reached the last stage; one that stopped, the deepest stage in which a task started.
+    """
+    if not run.failed:
+        return program.stage_count - 1
+    levels = program.graph.levels
+    return max((levels[i] for i, st in enumerate(run.status) if st is not None), default=-1)
 
 
 async def _finish_events(bus: EventBus, run: Run, report: ExecutionReport) -> None:
