@@ -6,6 +6,7 @@ The pydantic models (``TaskData``, ``DataItem``, ``DTRela``, ``DataRef``) and
 
 from typing import TYPE_CHECKING
 
+from ._graph import TaskOrder as TaskOrder
 from ._inject import TaskInputError as TaskInputError
 from ._transport import F as F
 from ._transport import From as From
@@ -30,6 +31,7 @@ __all__ = [
     "T",
     "TaskData",
     "TaskInputError",
+    "TaskOrder",
     "To",
     "auto_generate_data_transports",
 ]

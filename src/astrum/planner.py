@@ -1,8 +1,19 @@
 """Public home of the stage planner (the stage view is informational; execution is event-driven)."""
 
+from ._errors import TaskDependencyError as TaskDependencyError
+from ._errors import TaskOrderLoopError as TaskOrderLoopError
+from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
 from ._graph import TaskOrder as TaskOrder
 from ._plan import ExecutionPlan as ExecutionPlan
 from ._plan import ExecutionPlanner as ExecutionPlanner
 from ._plan import ExecutionStage as ExecutionStage
 
-__all__ = ["ExecutionPlan", "ExecutionPlanner", "ExecutionStage", "TaskOrder"]
+__all__ = [
+    "ExecutionPlan",
+    "ExecutionPlanner",
+    "ExecutionStage",
+    "TaskDependencyError",
+    "TaskOrder",
+    "TaskOrderLoopError",
+    "TaskOrderNoExitError",
+]

@@ -1,8 +1,47 @@
-"""Public home of :class:`DynamicScheduler`."""
+"""Public home of :class:`DynamicScheduler`.
+
+The planner, report, state and model names Astrum 0.1's ``astrum.scheduler``
+also exposed stay importable from here.
+"""
+
+from typing import TYPE_CHECKING
 
 from ._errors import TaskDuplicateExecutionError as TaskDuplicateExecutionError
 from ._errors import TaskNotFoundError as TaskNotFoundError
+from ._graph import TaskOrder as TaskOrder
+from ._plan import ExecutionPlanner as ExecutionPlanner
+from ._report import ExecutionReport as ExecutionReport
+from ._report import TaskAttemptStatistics as TaskAttemptStatistics
+from ._report import TaskExecutionStatistics as TaskExecutionStatistics
+from ._report import TaskStageStatistics as TaskStageStatistics
 from ._scheduler import DynamicScheduler as DynamicScheduler
 from ._scheduler import TaskCallable as TaskCallable
+from ._states import ExecutionState as ExecutionState
+from ._states import StageStatus as StageStatus
 
-__all__ = ["DynamicScheduler", "TaskCallable", "TaskDuplicateExecutionError", "TaskNotFoundError"]
+if TYPE_CHECKING:
+    from ._taskdata import TaskData as TaskData
+
+__all__ = [
+    "DynamicScheduler",
+    "ExecutionPlanner",
+    "ExecutionReport",
+    "ExecutionState",
+    "StageStatus",
+    "TaskAttemptStatistics",
+    "TaskCallable",
+    "TaskData",
+    "TaskDuplicateExecutionError",
+    "TaskExecutionStatistics",
+    "TaskNotFoundError",
+    "TaskOrder",
+    "TaskStageStatistics",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "TaskData":  # pydantic: loaded on first use
+        from ._taskdata import TaskData
+
+        return TaskData
+    raise AttributeError(f"module 'astrum.scheduler' has no attribute {name!r}")
