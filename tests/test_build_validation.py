@@ -864,6 +864,12 @@ async def test_recursive_typing_typeddict_with_validate_values_is_refused_naming
     assert received == []
 
 
+def test_constant_from_function_a_model_can_be_built_from_passes_the_build_as_in_astrum_01():
+    """Contract 2.4: a constant is validated with model_validate, so a fitting dict passes."""
+    assert dependency_map(_make_from_function_registry({"name": "a", "age": 2}, User)) == {"use": []}
+    build_error(_make_from_function_registry({"name": "a"}, User))
+
+
 def test_constant_from_function_is_checked_against_a_typing_typeddict():
     def registry(constant: Any) -> SchedulerRegistry:
         reg = SchedulerRegistry("typeddict_constant")

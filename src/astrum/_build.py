@@ -775,7 +775,7 @@ def _function_input_problems(tid: str, prep: _Prepared) -> list[str]:
 
 def _value_fits(value: Any, expected: Any) -> bool:
     try:
-        checker = value_checker(expected)
+        checker = value_checker(expected, instances=False)  # 0.1: a dict a model can be built from fits
     except UncheckableTypeError:
         return True  # cannot decide: only what is certainly wrong is reported
     if checker is None:

@@ -158,29 +158,31 @@ class UncheckableTypeError(Exception):
     """pydantic cannot build a validator for a ``Ref`` type; the message says why."""
 
 
-def _as_passed_on(tp: Any, active: frozenset[int] = frozenset()) -> Any:
+def _as_passed_on(tp: Any, instances: bool, active: frozenset[int] = frozenset()) -> Any:
     """``tp`` rewritten so that strict validation accepts only values usable as they are.
 
-    Injected values are validated, not converted, so a class pydantic would build
-    from a dict or tuple (a pydantic model, a dataclass, a NamedTuple) must be an
-    instance: it becomes ``InstanceOf[cls]``, also inside unions and collections.
-    A ``typing.TypedDict``, which pydantic refuses before Python 3.12, is rebuilt
-    as a ``typing_extensions.TypedDict`` with the same keys.
+    Injected values are validated, not converted, so with ``instances`` a class
+    pydantic would build from a dict or tuple (a pydantic model, a dataclass, a
+    NamedTuple) must be an instance: it becomes ``InstanceOf[cls]``, also inside
+    unions and collections. A ``typing.TypedDict``, which pydantic refuses before
+    Python 3.12, is rebuilt as a ``typing_extensions.TypedDict`` with the same keys.
 
     Raises:
         UncheckableTypeError: a recursive or generic ``typing.TypedDict`` before Python 3.12.
     """
     if isinstance(tp, type):
-        if dataclasses.is_dataclass(tp) or hasattr(tp, "model_validate") or _is_namedtuple(tp):
+        if instances and (
+            dataclasses.is_dataclass(tp) or hasattr(tp, "model_validate") or _is_namedtuple(tp)
+        ):
             from pydantic import InstanceOf
 
             return InstanceOf[tp]  # type: ignore[misc]
         if typing.is_typeddict(tp):
-            return _typeddict_as_passed_on(tp, active)
+            return _typeddict_as_passed_on(tp, instances, active)
         return tp
     metadata = getattr(tp, "__metadata__", None)
     if metadata is not None and hasattr(tp, "__origin__"):
-        inner = _as_passed_on(tp.__origin__, active)
+        inner = _as_passed_on(tp.__origin__, instances, active)
         return tp if inner is tp.__origin__ else typing.Annotated[(inner, *metadata)]
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if not args:
@@ -189,7 +191,7 @@ def _as_passed_on(tp: Any, active: frozenset[int] = frozenset()) -> Any:
         raise UncheckableTypeError(f"pydantic cannot validate the generic typing.TypedDict {type_name(tp)}")
     if not (_is_union(tp) or (isinstance(origin, type) and issubclass(origin, Collection))):
         return tp  # type[...], Callable[...], Literal[...] and the like: nothing to rewrite inside
-    new_args = tuple(_as_passed_on(arg, active) for arg in args)
+    new_args = tuple(_as_passed_on(arg, instances, active) for arg in args)
     if all(new is old for new, old in zip(new_args, args, strict=True)):
         return tp
     if _is_union(tp):
@@ -209,7 +211,7 @@ def _needs_typing_extensions(tp: type) -> bool:
     return sys.version_info < (3, 12) and type(tp).__module__ == "typing"
 
 
-def _typeddict_as_passed_on(tp: type, active: frozenset[int]) -> Any:
+def _typeddict_as_passed_on(tp: type, instances: bool, active: frozenset[int]) -> Any:
     if id(tp) in active:
         if _needs_typing_extensions(tp):
             raise UncheckableTypeError(
@@ -226,7 +228,7 @@ def _typeddict_as_passed_on(tp: type, active: frozenset[int]) -> Any:
     for key, hint in hints.items():
         while typing.get_origin(hint) in (typing.Required, typing.NotRequired):
             hint = typing.get_args(hint)[0]
-        new = _as_passed_on(hint, active | {id(tp)})
+        new = _as_passed_on(hint, instances, active | {id(tp)})
         changed = changed or new is not hint
         fields[key] = typing.Required[new] if key in required else typing.NotRequired[new]
     if not changed:
@@ -243,10 +245,10 @@ def _typeddict_as_passed_on(tp: type, active: frozenset[int]) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _adapter(expected: Any) -> Callable[[Any], Any]:
+def _adapter(expected: Any, instances: bool) -> Callable[[Any], Any]:
     from pydantic import ConfigDict, TypeAdapter
 
-    form = _as_passed_on(expected)
+    form = _as_passed_on(expected, instances)
     try:
         adapter: Any = TypeAdapter(form, config=ConfigDict(arbitrary_types_allowed=True, strict=True))
     except Exception:
@@ -259,11 +261,12 @@ def _adapter(expected: Any) -> Callable[[Any], Any]:
     return functools.partial(adapter.validate_python, strict=True)
 
 
-def value_checker(expected: Any) -> Callable[[Any], Any] | None:
+def value_checker(expected: Any, *, instances: bool = True) -> Callable[[Any], Any] | None:
     """A strict pydantic validator for ``expected`` (cached per type), or ``None`` if unchecked.
 
-    The validator raises if a value is not an ``expected`` as it is (a dict is no
-    pydantic model, even if one could be built from it).
+    With ``instances`` the validator raises if a value is not an ``expected`` as
+    it is (a dict is no pydantic model, even if one could be built from it);
+    without, a value one could be built from passes (Astrum 0.1's check of constants).
 
     Raises:
         UncheckableTypeError: pydantic cannot validate ``expected``.
@@ -272,6 +275,6 @@ def value_checker(expected: Any) -> Callable[[Any], Any] | None:
     if expected is NO_ANNOTATION or expected is Any or expected is object:
         return None
     try:
-        return _adapter(expected)
+        return _adapter(expected, instances)
     except TypeError:  # unhashable typing form
         return None
