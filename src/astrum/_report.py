@@ -124,12 +124,13 @@ class _LazyField(Generic[_T]):
         obj.__dict__[self.slot] = value
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class ExecutionReport:
     """The structured result of one run (``scheduler.execute()`` or ``run()``).
 
     A dataclass, as in Astrum 0.1 (``dataclasses.fields``, ``asdict`` and
-    ``replace`` work). ``task_statistics``, ``stage_statistics``,
+    ``replace`` work), compared by identity so that it stays hashable (run-end
+    events hold it). ``task_statistics``, ``stage_statistics``,
     ``original_tasks``, ``task_return_set`` and ``critical_path`` are made when
     first read. Besides Astrum 0.1's fields it offers :attr:`results` (task id ->
     return value), :attr:`exceptions` (task id -> original exception),
