@@ -1283,6 +1283,24 @@ def test_validate_returns_none_for_a_valid_registry():
     assert reg.validate(["clean"]) is None
 
 
+def test_validate_without_config_does_not_check_pool_names():
+    reg = SchedulerRegistry("pooled")
+
+    @reg.task("a", pool="llm")
+    async def a() -> int:
+        return 1
+
+    @reg.task(pool="db")
+    def b(x: Ref[int, F("a")]) -> int:
+        return x
+
+    assert reg.validate() is None
+    assert reg.validate(["b"]) is None
+    with pytest.raises(TaskRegistrationError, match=r"Task 'a' uses pool 'llm'.*pools: \['db'\]"):
+        reg.validate(config=AstrumConfig(pools={"db": 1}))
+    assert reg.validate(config=AstrumConfig(pools={"llm": 1, "db": 1})) is None
+
+
 def test_validate_lists_unknown_dependencies_unknown_sources_and_type_mismatches_in_one_error():
     reg = SchedulerRegistry("invalid")
 

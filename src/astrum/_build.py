@@ -623,7 +623,9 @@ def _build(
         kinds.append(callable_kind(fn))
         policies.append(record.policy)
         context_params.append(prep.spec.context_params)
-        pools.append(pool_names.index(record.pool) if record.pool else -1)
+        # An unknown pool only gets here from validate() without a config: it does not check pools.
+        pool = record.pool
+        pools.append(pool_names.index(pool) if pool is not None and pool in config.pools else -1)
         has_receiver, receiver_value = receivers.get(tid, (False, None)) if receivers else (False, None)
         if implementation is not None:
             has_receiver = False  # an override is called with the injected arguments only
