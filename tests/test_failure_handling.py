@@ -39,6 +39,7 @@ from astrum import (
     TaskOrder,
     TaskRegistrationError,
     TaskTimeoutError,
+    fn_hook,
 )
 from astrum.testing import FakeClock
 
@@ -200,7 +201,7 @@ async def test_with_the_default_policy_a_thread_timeout_cancels_slow_siblings_bu
     assert stats["slow"].status == "cancelled"  # still sleeping at the timeout
     assert stats["slow"].caused_by == "blocking"
     assert report.error_summary[0].startswith(
-        "Execution interrupted; task 'blocking' failed: TaskTimeoutError"
+        "Execution interrupted; task 'blocking' failed: Task 'blocking' timed out after 0.3 s"
     )
 
 
@@ -276,7 +277,7 @@ async def test_an_async_task_timing_out_is_retried_at_exact_virtual_times():
     assert [a.delay_before for a in stat.attempt_statistics] == [0.0, 1.0, 2.0, 3.0]
     assert [a.will_retry for a in stat.attempt_statistics] == [True, True, True, False]
     assert report.execution_duration == 14.0
-    message = "TaskTimeoutError: Task 'hangs' timed out after 2 s; it was cancelled."
+    message = "Task 'hangs' timed out after 2 s; it was cancelled."
     assert report.error_summary == [
         f"Execution interrupted; task 'hangs' failed: {message}",
         f"Task 'hangs' attempt 1/4 failed; retrying with 3 retries left: {message}",
@@ -374,7 +375,7 @@ async def test_backoff_delays_follow_the_policy_exactly_without_jitter():
     gaps = [later.start_time - earlier.end_time for earlier, later in itertools.pairwise(attempts)]
     assert gaps == pytest.approx([0.5, 1.5, 4.5, 5.0, 5.0])
     assert report.error_summary[-2] == (
-        "Task 'always_fails' exhausted 5 retries after 6 attempts: ConnectionError: service unavailable"
+        "Task 'always_fails' exhausted 5 retries after 6 attempts: service unavailable"
     )
 
 
@@ -460,7 +461,7 @@ async def test_an_exception_outside_on_fails_at_once_and_the_summary_says_why():
     assert stat.attempt_statistics[0].will_retry is False
     assert (
         "Task 'parse' attempt 1/4 failed with ValueError, which its retry policy does not retry "
-        "(on=('ConnectionError',)): ValueError: bad input"
+        "(on=('ConnectionError',)): bad input"
     ) in report.error_summary
     assert not any("retrying" in line for line in report.error_summary)
 
@@ -564,8 +565,8 @@ async def test_retry_n_keeps_upstreams_exact_summary_lines_and_does_not_wait():
 
     assert report.execution_state == "completed"
     assert report.error_summary == [
-        "Task 'flaky' attempt 1/3 failed; retrying with 2 retries left: RuntimeError: failure 1",
-        "Task 'flaky' attempt 2/3 failed; retrying with 1 retries left: RuntimeError: failure 2",
+        "Task 'flaky' attempt 1/3 failed; retrying with 2 retries left: failure 1",
+        "Task 'flaky' attempt 2/3 failed; retrying with 1 retries left: failure 2",
     ]
     stat = by_name(report)["flaky"]
     assert stat.retry == 2
@@ -580,12 +581,43 @@ async def test_retry_n_keeps_upstreams_exact_summary_lines_and_does_not_wait():
     report = await within(exhausts.run(config=AstrumConfig(clock=clock)))
 
     assert report.error_summary == [
-        "Execution interrupted; task 'doomed' failed: RuntimeError: always",
-        "Task 'doomed' attempt 1/2 failed; retrying with 1 retries left: RuntimeError: always",
-        "Task 'doomed' exhausted 1 retries after 2 attempts: RuntimeError: always",
-        "Task 'doomed' failed during execution: RuntimeError: always",
+        "Execution interrupted; task 'doomed' failed: always",
+        "Task 'doomed' attempt 1/2 failed; retrying with 1 retries left: always",
+        "Task 'doomed' exhausted 1 retries after 2 attempts: always",
+        "Task 'doomed' failed during execution: always",
     ]
     assert clock.sleeps == []  # retry=N retries immediately
+
+
+async def test_summary_lines_and_attempt_messages_end_with_the_exception_message_alone():
+    registry = SchedulerRegistry("erp")
+    events: list[Any] = []
+
+    @registry.task(retry=3)
+    async def push_invoice() -> None:
+        raise ConnectionResetError("erp busy")
+
+    hook = fn_hook(on_task_retry=events.append, on_task_failure=events.append)
+    report = await within(registry.run(config=AstrumConfig(hooks=[hook])))
+
+    assert report.error_summary == [
+        "Execution interrupted; task 'push_invoice' failed: erp busy",
+        "Task 'push_invoice' attempt 1/4 failed; retrying with 3 retries left: erp busy",
+        "Task 'push_invoice' attempt 2/4 failed; retrying with 2 retries left: erp busy",
+        "Task 'push_invoice' attempt 3/4 failed; retrying with 1 retries left: erp busy",
+        "Task 'push_invoice' exhausted 3 retries after 4 attempts: erp busy",
+        "Task 'push_invoice' failed during execution: erp busy",
+    ]
+    stat = by_name(report)["push_invoice"]
+    assert [a.error_message for a in stat.attempt_statistics] == ["erp busy"] * 4
+    # The type stays where the form is astrum's own: exceptions, events, to_dict().
+    assert all(type(a.exception) is ConnectionResetError for a in stat.attempt_statistics)
+    assert [e.kind for e in events] == ["task_retry"] * 3 + ["task_failure"]
+    assert all(type(e.error) is ConnectionResetError for e in events)
+    assert report.to_dict()["task_statistics"][0]["exception"] == {
+        "type": "builtins.ConnectionResetError",
+        "message": "ConnectionResetError: erp busy",
+    }
 
 
 # -- failure isolation -------------------------------------------------------------------------
@@ -636,7 +668,7 @@ async def test_continue_runs_the_independent_branch_and_skips_exactly_the_failed
     assert report.execution_state == "failed"
     assert (report.successful_tasks, report.failed_tasks) == (4, 1)
     assert report.error_summary[0] == (
-        "Run finished with failures; first failed task 'transform': RuntimeError: transform broke"
+        "Run finished with failures; first failed task 'transform': transform broke"
     )
 
 
@@ -660,7 +692,7 @@ async def test_cancel_stays_the_default_and_stops_the_independent_branch():
     report = await within(registry.run(), 3)
 
     assert statuses(report) == {"broken": "failed", "independent": "cancelled", "after": "skipped"}
-    assert report.error_summary[0] == "Execution interrupted; task 'broken' failed: RuntimeError: broken"
+    assert report.error_summary[0] == "Execution interrupted; task 'broken' failed: broken"
 
 
 @dataclass(frozen=True)
@@ -962,7 +994,7 @@ async def test_a_retry_whose_backoff_ends_past_the_deadline_is_not_attempted():
     assert [a.will_retry for a in stat.attempt_statistics] == [True, False]
     assert (
         "Task 'flaky' attempt 2/6 failed; not retried: the next attempt would start after the run "
-        "deadline: ConnectionError: down"
+        "deadline: down"
     ) in report.error_summary
     assert report.execution_state == "failed"
 

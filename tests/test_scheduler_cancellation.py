@@ -213,7 +213,7 @@ async def test_a_task_raising_cancelled_error_itself_fails_the_run():
     assert stats["quits"].status == "failed"
     assert stats["other"].status == "cancelled"
     assert report.successful_tasks == 0
-    assert report.error_summary[0] == "Execution interrupted; task 'quits' failed: CancelledError"
+    assert report.error_summary[0] == "Execution interrupted; task 'quits' failed: "  # str(CancelledError())
     assert probe.cleaned == ["other"]
     assert others() == set()
 

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import TaskTimeoutError, describe_exception
+from ._errors import TaskTimeoutError
 from ._policies import TaskPolicy
 from ._process import run_in_process
 from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, TIMED_OUT
@@ -51,7 +51,7 @@ async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dic
             log.append(
                 (started, ended, TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED, exc, waited)
             )
-            text = describe_exception(exc)
+            text = str(exc)  # upstream's lines end with the message alone
             if attempt == max_attempts:
                 if retries:
                     run.error_summary.append(

@@ -29,7 +29,7 @@ from typing import Any
 
 from ._attempts import run_attempts
 from ._context import RunContext
-from ._errors import TaskTimeoutError, describe_exception
+from ._errors import TaskTimeoutError
 from ._events import EventBus, RunEvent, TaskEvent
 from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Resumed, Spare, cancel_suspended, enter_task, leave_task
@@ -770,7 +770,7 @@ class Run:
         program = self.program
         if i in program.tails and not program.graph.children[i]:
             return  # nothing waits for this tail task: the run is not affected
-        self.error_summary.append(f"Task '{name}' failed during execution: {describe_exception(exc)}")
+        self.error_summary.append(f"Task '{name}' failed during execution: {exc}")  # upstream's exact line
         if self.first_failure is None:
             self.first_failure = i
         if program.failure_policy == CONTINUE and self.fatal is None:

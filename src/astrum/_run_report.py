@@ -41,7 +41,7 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
     summary = list(run.error_summary)
     culprit = run.first_failure
     if culprit is not None:
-        first = describe_exception(run.exceptions[culprit])
+        first = str(run.exceptions[culprit])  # upstream's line: the message alone
         if program.failure_policy == CONTINUE:
             summary.insert(0, f"Run finished with failures; first failed task '{names[culprit]}': {first}")
         else:
@@ -77,7 +77,7 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                     duration=a_end - a_start,
                     status=a_status,
                     error_message=(
-                        describe_exception(a_exc)
+                        str(a_exc)  # upstream's attempt message; the exception itself is kept too
                         if a_exc is not None
                         else ("Task cancelled" if a_status == CANCELLED else None)
                     ),
