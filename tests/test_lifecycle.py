@@ -17,6 +17,7 @@ import time
 from contextlib import aclosing
 from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -1482,6 +1483,74 @@ async def test_hooks_hear_how_a_cancelled_run_ended():
         await run_task
 
     assert seen == [("cancel", "slow"), ("skip", "after"), ("end", "cancelled")]
+
+
+class _SlowHook(RunHook):
+    """Its ``method`` sleeps for a long time; records that it began and that it was cancelled."""
+
+    def __init__(self, method: str) -> None:
+        self.began = asyncio.Event()
+        self.cancelled = 0
+
+        async def slow(event: RunEvent | TaskEvent) -> None:
+            self.began.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+
+        setattr(self, method, slow)
+
+
+async def _pending_when_cancelled(run: Any, pending: list[asyncio.Task[Any]]) -> None:
+    """Await ``run``; when its CancelledError arrives, note every other task still pending."""
+    try:
+        await run
+    except asyncio.CancelledError:
+        me = asyncio.current_task()
+        pending.extend(t for t in asyncio.all_tasks() if t is not me and not t.done())
+        raise
+
+
+async def test_cancelling_run_while_hooks_handle_run_end_cancels_and_awaits_the_dispatcher():
+    registry = SchedulerRegistry("cancel_in_run_end")
+    registry.register(lambda: 1, "only")
+    hook = _SlowHook("on_run_end")
+    scheduler = registry.build_scheduler(config=AstrumConfig(hooks=[hook]))
+    pending: list[asyncio.Task[Any]] = []
+
+    run_task = asyncio.ensure_future(_pending_when_cancelled(scheduler.execute(), pending))
+    await asyncio.wait_for(hook.began.wait(), 5)
+    run_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run_task
+
+    assert pending == [asyncio.current_task()]  # the test itself; no dispatcher left pending
+    assert hook.cancelled == 1
+    assert scheduler.execution_state == "cancelled"
+
+
+async def test_cancelling_a_run_twice_while_hooks_hear_its_end_leaves_nothing_pending():
+    registry = SchedulerRegistry("cancel_twice")
+
+    @registry.task()
+    async def slow() -> None:
+        await asyncio.sleep(30)
+
+    hook = _SlowHook("on_task_cancel")
+    pending: list[asyncio.Task[Any]] = []
+    run = registry.run(config=AstrumConfig(hooks=[hook]))
+    run_task = asyncio.ensure_future(_pending_when_cancelled(run, pending))
+    await asyncio.sleep(0.05)
+    run_task.cancel()  # the hooks now hear how the run ended, within a grace period ...
+    await asyncio.wait_for(hook.began.wait(), 5)
+    run_task.cancel()  # ... which a second cancellation cuts short
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run_task, 5)
+
+    assert pending == [asyncio.current_task()]
+    assert hook.cancelled == 1
 
 
 async def test_a_manual_scheduler_injects_the_run_context_too():

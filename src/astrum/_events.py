@@ -143,14 +143,36 @@ class EventBus:
             self._pending.put_nowait(event)
 
     async def close(self) -> None:
-        """Wait until every hook has seen every event."""
+        """Wait until every hook has seen every event.
+
+        Raises:
+            asyncio.CancelledError: the caller cancelled; the dispatcher was cancelled and awaited first.
+        """
         if self._pending is not None and self._dispatcher is not None:
             self._pending.put_nowait(None)
-            await asyncio.wait([self._dispatcher])
+            try:
+                await asyncio.wait([self._dispatcher])
+            except asyncio.CancelledError:
+                await self.abort()
+                raise
 
-    def abort(self) -> None:
-        if self._dispatcher is not None and not self._dispatcher.done():
-            self._dispatcher.cancel()
+    async def abort(self) -> None:
+        """Cancel the dispatcher and wait until it has ended.
+
+        A cancellation of the caller meanwhile cancels the dispatcher again and goes on
+        waiting: nothing is left pending. Callers re-raise their own cancellation.
+        """
+        dispatcher = self._dispatcher
+        if dispatcher is None or dispatcher.done():
+            return
+        if self._pending is not None:
+            self._pending.put_nowait(None)  # ends it even if a hook swallows the cancellation
+        while not dispatcher.done():
+            dispatcher.cancel()
+            try:
+                await asyncio.wait([dispatcher])
+            except asyncio.CancelledError:
+                continue
 
     async def _dispatch(self) -> None:
         assert self._pending is not None

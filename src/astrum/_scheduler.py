@@ -412,11 +412,16 @@ class DynamicScheduler:
             self.execution_state = ExecutionState.FAILED
             self.stage_status = StageStatus.FAILED
             if bus is not None:
-                bus.abort()
+                await bus.abort()
             raise
         report = report_from_run(run, total_start=total_start, planning_duration=planning_duration)
         if bus is not None:
-            await _finish_events(bus, run, report)
+            try:
+                await _finish_events(bus, run, report)
+            except asyncio.CancelledError:  # while hooks handled the last events: they were stopped
+                self.execution_state = ExecutionState.CANCELLED
+                self.stage_status = StageStatus.CANCELLED
+                raise
         failed = run.failed
         self.execution_state = ExecutionState.FAILED if failed else ExecutionState.COMPLETED
         self.stage_status = StageStatus.FAILED if failed else StageStatus.COMPLETED
@@ -488,9 +493,13 @@ async def _close_cancelled(bus: EventBus, run: Run, total_start: float, planning
         await asyncio.wait([closing], timeout=_HOOK_GRACE)
     except asyncio.CancelledError:
         pass  # cancelled again: stop waiting for hooks
-    if not closing.done():
-        closing.cancel()
-        bus.abort()
+    while not closing.done():
+        closing.cancel()  # its bus.close() cancels the dispatcher and waits until it has ended
+        try:
+            await asyncio.wait([closing])
+        except asyncio.CancelledError:
+            continue
+    await bus.abort()  # in case ``closing`` was cancelled before it began
 
 
 #: Seconds a cancelled run waits for its hooks to see the final events.
