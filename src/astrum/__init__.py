@@ -7,6 +7,8 @@ from . import _build as _build  # the build pipeline, loaded up front so a first
 from ._config import AstrumConfig as AstrumConfig
 from ._context import RunContext as RunContext
 from ._errors import AstrumError as AstrumError
+from ._errors import ConfigurationError as ConfigurationError
+from ._errors import ConfigurationTypeError as ConfigurationTypeError
 from ._errors import SchedulerError as SchedulerError
 from ._errors import TaskDependencyError as TaskDependencyError
 from ._errors import TaskDuplicateExecutionError as TaskDuplicateExecutionError
@@ -53,12 +55,13 @@ from ._transport import To as To
 
 if TYPE_CHECKING:
     from ._taskdata import DataItem as DataItem
+    from ._taskdata import DataItemError as DataItemError
     from ._taskdata import DTRela as DTRela
     from ._taskdata import TaskData as TaskData
 
 __version__ = "0.2.0.dev0"
 
-_LAZY = {"DataItem", "DTRela", "TaskData"}  # pydantic models: loaded on first use
+_LAZY = {"DataItem", "DataItemError", "DTRela", "TaskData"}  # pydantic models: loaded on first use
 
 
 def __getattr__(name: str) -> object:
@@ -76,8 +79,11 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "AstrumConfig",
     "AstrumError",
+    "ConfigurationError",
+    "ConfigurationTypeError",
     "DTRela",
     "DataItem",
+    "DataItemError",
     "DynamicScheduler",
     "ExecutionPlan",
     "ExecutionPlanner",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._errors import ConfigurationError, ConfigurationTypeError
 from ._policies import check_clock, check_deadline, check_failure_policy
 
 __all__ = ["AstrumConfig"]
@@ -38,6 +39,11 @@ class AstrumConfig:
             tests pass :class:`astrum.testing.FakeClock`).
         hooks: :class:`~astrum.RunHook` objects told about the run's events.
         pools: named concurrency limits, ``{"llm": 2}``; a task joins one with ``@task(pool="llm")``.
+
+    Raises:
+        ConfigurationError: a bad value (``failure_policy="x"``, a pool size < 1, ...); also a ``ValueError``.
+        ConfigurationTypeError: a value of the wrong type (``concurrency_limit="3"``, a clock
+            without ``now()``); also a ``TypeError``.
     """
 
     skip_type_check: bool = False
@@ -68,11 +74,16 @@ class AstrumConfig:
         pools = dict(self.pools or {})
         for name, size in pools.items():
             if not isinstance(name, str) or isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(f"pools must map names to positive ints, got {name!r}: {size!r}")
+                raise ConfigurationError(
+                    f"pools must map names to positive ints, got {name!r}: {size!r} (e.g. pools={{'llm': 2}})"
+                )
         object.__setattr__(self, "pools", pools)
         limit = self.concurrency_limit
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise TypeError(f"concurrency_limit must be an int or None, got {limit!r}")
+            raise ConfigurationTypeError(
+                f"concurrency_limit must be an int or None, got {limit!r} ({type(limit).__name__}); "
+                f"pass a number such as concurrency_limit=8"
+            )
 
     def __hash__(self) -> int:
         return hash((self.skip_type_check, self.concurrency_limit, self.ignore_tail_task, self.visualize))

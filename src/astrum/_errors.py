@@ -8,10 +8,18 @@ The tree::
     ├── TaskDependencyError         duplicate task names or unknown dependencies
     ├── TaskNotFoundError           an ordered task has no callable (``.task_name``)
     ├── TaskDuplicateExecutionError a task would start twice (``.task_name``)
-    └── TaskRegistrationError       bad registration or build (also a ``ValueError``)
+    ├── TaskRegistrationError       bad registration or build (also a ``ValueError``)
+    ├── ConfigurationError          a bad option or argument (also a ``ValueError``)
+    │   ├── ConfigurationTypeError  ... of the wrong type (also a ``TypeError``)
+    │   └── DataItemError           ``DataItem(...)`` refused (also pydantic's ``ValidationError``)
+    ├── TaskInputError              an injected value could not be read (also a ``LookupError``)
+    └── TaskTimeoutError            an attempt ran out of time (also a ``TimeoutError``)
 
 Task failures are never raised by a run: they are recorded in the
-:class:`~astrum.ExecutionReport`, with the original exception object kept.
+:class:`~astrum.ExecutionReport`, with the original exception object kept
+(``TaskInputError`` and ``TaskTimeoutError`` are recorded there too).
+``DataItemError`` lives in ``astrum._taskdata`` (it needs pydantic) and
+``TaskInputError`` in ``astrum._inject``.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "AstrumError",
+    "ConfigurationError",
+    "ConfigurationTypeError",
     "SchedulerError",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -87,6 +97,14 @@ class TaskRegistrationError(SchedulerError, ValueError):
     def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
         self.problems = list(problems) or [message]
         super().__init__(message)
+
+
+class ConfigurationError(SchedulerError, ValueError):
+    """An option or argument has a value astrum cannot use (``AstrumConfig``, ``Retry``, ...)."""
+
+
+class ConfigurationTypeError(ConfigurationError, TypeError):
+    """An option or argument has the wrong type (``AstrumConfig(concurrency_limit="3")``)."""
 
 
 class TaskTimeoutError(SchedulerError, TimeoutError):

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._errors import ConfigurationTypeError
+
 if TYPE_CHECKING:
     from ._report import ExecutionReport
 
@@ -103,16 +105,17 @@ def fn_hook(**callbacks: Callable[[Any], Any]) -> RunHook:
     """A :class:`RunHook` from callables: ``fn_hook(on_task_failure=alert, on_run_end=log)``.
 
     Raises:
-        TypeError: a keyword that is not a hook method, or a value that is not callable.
+        ConfigurationTypeError: a keyword that is not a hook method, or a value that is not
+            callable (also a ``TypeError``).
     """
     unknown = sorted(set(callbacks) - set(_METHODS.values()))
     if unknown:
-        raise TypeError(
+        raise ConfigurationTypeError(
             f"fn_hook() got unknown hook names {unknown}; valid names: {sorted(_METHODS.values())}"
         )
     for name, fn in callbacks.items():
         if not callable(fn):
-            raise TypeError(f"fn_hook({name}=...) must be callable, got {type(fn).__name__}")
+            raise ConfigurationTypeError(f"fn_hook({name}=...) must be callable, got {type(fn).__name__}")
     hook = RunHook()
     for name, fn in callbacks.items():
         setattr(hook, name, fn)

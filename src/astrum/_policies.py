@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._errors import ConfigurationError, ConfigurationTypeError
+
 __all__ = ["ISOLATIONS", "Retry", "TaskPolicy", "as_retry", "check_isolation", "check_timeout"]
 
 ISOLATIONS = ("thread", "process")
@@ -21,6 +23,9 @@ class Retry:
     attempt *k - 1* failed, capped at ``max_delay``, then spread by up to
     ``± jitter`` of itself. Only exceptions that are instances of ``on`` are
     retried; others fail the task at once.
+
+    Raises:
+        ConfigurationError: a value out of range, or ``on`` not exception types (also a ``ValueError``).
 
     Args:
         retries: extra attempts after the first (>= 0).
@@ -40,20 +45,20 @@ class Retry:
 
     def __post_init__(self) -> None:
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ValueError(f"Retry.retries must be a non-negative integer, got {self.retries!r}")
+            raise ConfigurationError(f"Retry.retries must be a non-negative integer, got {self.retries!r}")
         for name, low in (("delay", 0.0), ("backoff", 1.0), ("max_delay", 0.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= low:
-                raise ValueError(f"Retry.{name} must be a number >= {low}, got {value!r}")
+                raise ConfigurationError(f"Retry.{name} must be a number >= {low}, got {value!r}")
         if (
             isinstance(self.jitter, bool)
             or not isinstance(self.jitter, int | float)
             or not 0 <= self.jitter <= 1
         ):
-            raise ValueError(f"Retry.jitter must be between 0 and 1, got {self.jitter!r}")
+            raise ConfigurationError(f"Retry.jitter must be between 0 and 1, got {self.jitter!r}")
         on = self.on if isinstance(self.on, tuple) else (self.on,)
         if not on or not all(isinstance(t, type) and issubclass(t, BaseException) for t in on):
-            raise ValueError(f"Retry.on must be exception types, got {self.on!r}")
+            raise ConfigurationError(f"Retry.on must be exception types, got {self.on!r}")
         object.__setattr__(self, "on", on)
 
     def retries_error(self, exc: BaseException) -> bool:
@@ -111,14 +116,14 @@ def check_deadline(value: Any) -> float | None:
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise ValueError(f"deadline must be a positive number of seconds or None, got {value!r}")
+        raise ConfigurationError(f"deadline must be a positive number of seconds or None, got {value!r}")
     return float(value)
 
 
 def check_failure_policy(value: Any) -> str:
     """Validate a ``failure_policy`` (``"cancel"`` or ``"continue"``)."""
     if value not in ("cancel", "continue"):
-        raise ValueError(f"failure_policy must be 'cancel' or 'continue', got {value!r}")
+        raise ConfigurationError(f"failure_policy must be 'cancel' or 'continue', got {value!r}")
     return str(value)
 
 
@@ -127,7 +132,7 @@ def check_clock(value: Any) -> Any:
     if value is not None and not (
         callable(getattr(value, "now", None)) and callable(getattr(value, "sleep", None))
     ):
-        raise TypeError(
+        raise ConfigurationTypeError(
             f"clock must have now() and async sleep(seconds) (see astrum.testing.FakeClock), got {value!r}"
         )
     return value

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._config import AstrumConfig
 from ._context import RunContext
-from ._errors import TaskRegistrationError
+from ._errors import ConfigurationError, TaskRegistrationError
 from ._events import RunEvent, TaskEvent
 from ._graph import TaskOrder
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
@@ -415,9 +415,12 @@ class SchedulerRegistry:
         """One run per context (a micro-batch), at most ``concurrency`` at a time; reports in order.
 
         The registry is built once; every run keeps its own values and report.
+
+        Raises:
+            ConfigurationError: ``concurrency`` is not a positive int (also a ``ValueError``).
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+            raise ConfigurationError(f"run_many() concurrency must be a positive int, got {concurrency!r}")
         scheduler = self.build_scheduler(target_tasks, config=config)
         gate = asyncio.Semaphore(concurrency)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._clock import REAL_CLOCK, Clock
 from ._context import RunContext, is_context_annotation
 from ._engine import Run
-from ._errors import SchedulerError, TaskNotFoundError
+from ._errors import ConfigurationTypeError, SchedulerError, TaskNotFoundError
 from ._events import EventBus, RunEvent, RunHook, TaskEvent
 from ._gcpause import gc_paused
 from ._graph import TaskOrder, orders_from_graph
@@ -80,7 +80,7 @@ def _validate_tasks(tasks: Sequence[tuple[str, TaskCallable]]) -> None:
     if duplicates:
         problems.insert(0, f"Duplicate task names in tasks: {sorted(duplicates)}")
     if problems:
-        raise TypeError("\n".join(problems))
+        raise ConfigurationTypeError("\n".join(problems))
 
 
 class DynamicScheduler:
@@ -103,8 +103,8 @@ class DynamicScheduler:
         clock: the clock to sleep and measure on (tests: :class:`astrum.testing.FakeClock`).
 
     Raises:
-        TypeError: ``tasks`` holds duplicate names, non-string names, coroutine objects
-            or non-callables (all problems listed).
+        ConfigurationTypeError: ``tasks`` holds duplicate names, non-string names, coroutine
+            objects or non-callables (all problems listed); also a ``TypeError``, as in Astrum 0.1.
     """
 
     task_timeouts: dict[str, float]

@@ -13,9 +13,31 @@ import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails
 
-__all__ = ["DTRela", "DataItem", "DataRef", "TaskData", "normalize_data_model"]
+from ._errors import ConfigurationError
+
+__all__ = ["DTRela", "DataItem", "DataItemError", "DataRef", "TaskData", "normalize_data_model"]
+
+
+class DataItemError(ConfigurationError, ValidationError):
+    """``DataItem(...)`` refused its arguments (``allow_data_model=Any``, a field of the wrong type).
+
+    Also pydantic's ``ValidationError`` (so a ``ValueError``), which Astrum 0.1 raised:
+    ``errors()`` lists each problem.
+    """
+
+    @classmethod
+    def from_validation_error(cls, error: ValidationError) -> DataItemError:
+        """The same problems as ``error``, raised as an astrum error."""
+        details: list[InitErrorDetails] = []
+        for problem in error.errors(include_url=False):
+            detail = InitErrorDetails(type=problem["type"], loc=problem["loc"], input=problem["input"])
+            if "ctx" in problem:
+                detail["ctx"] = problem["ctx"]
+            details.append(detail)
+        return cls.from_exception_data(error.title, details)
 
 
 def normalize_data_model(value: Any) -> Any:
@@ -24,12 +46,12 @@ def normalize_data_model(value: Any) -> Any:
     ``list[int]`` becomes ``list``; unions (``int | None``) are kept as they are.
 
     Raises:
-        ValueError: for ``Any`` or for something that is not a type.
+        ConfigurationError: for ``Any`` or for something that is not a type (also a ``ValueError``).
     """
     if value is None:
         return None
     if value is Any:
-        raise ValueError("allow_data_model cannot be Any; use a concrete data model type")
+        raise ConfigurationError("allow_data_model cannot be Any; use a concrete data model type")
     if typing.get_origin(value) is Annotated:
         return normalize_data_model(typing.get_args(value)[0])
     origin = typing.get_origin(value)
@@ -38,7 +60,9 @@ def normalize_data_model(value: Any) -> Any:
     if origin is not None and isinstance(origin, type):
         return origin
     if not isinstance(value, type):
-        raise ValueError(f"allow_data_model must be a class/type, got {value!r}")
+        raise ConfigurationError(
+            f"allow_data_model must be a class/type, got {value!r}; pass the class itself (int, dict, a model)"
+        )
     return value
 
 
@@ -75,9 +99,19 @@ class DataRef(BaseModel):
 
 
 class DataItem(BaseModel):
-    """One value moving between two tasks: where it comes from, where it goes, its type."""
+    """One value moving between two tasks: where it comes from, where it goes, its type.
+
+    Raises:
+        DataItemError: an argument it cannot use (also pydantic's ``ValidationError``).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise DataItemError.from_validation_error(error) from None
 
     allow_data_model: Any = None
     data_ref: DataRef | None = None

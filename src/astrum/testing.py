@@ -6,6 +6,8 @@ import asyncio
 import heapq
 import itertools
 
+from ._errors import ConfigurationError
+
 __all__ = ["FakeClock"]
 
 
@@ -54,7 +56,7 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and wake every sleeper that is due."""
         if seconds < 0:
-            raise ValueError("time cannot go backwards")
+            raise ConfigurationError(f"time cannot go backwards: advance() got {seconds!r}")
         self._now += seconds
         self._wake_due()
 
