@@ -60,3 +60,27 @@ def return_unpicklable() -> object:
 def describe(value: Ref[object, F("produce")]) -> str:
     """Receives the result of the task ``produce`` (which must be sent to the worker)."""
     return repr(value)
+
+
+class PairError(Exception):
+    """An exception whose ``__init__`` takes other arguments than its message."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"pair {a} and {b} failed")
+        self.a, self.b = a, b
+
+
+class StatusError(Exception):
+    """An exception with a keyword-only argument (like httpx's ``HTTPStatusError``)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def raise_pair_error() -> None:
+    raise PairError(1, 2)
+
+
+def raise_status_error() -> None:
+    raise StatusError("server said 503", status=503)

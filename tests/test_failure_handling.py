@@ -34,7 +34,9 @@ from astrum import (
     AstrumConfig,
     DynamicScheduler,
     ExecutionReport,
+    ProcessTaskError,
     Retry,
+    SchedulerError,
     SchedulerRegistry,
     TaskOrder,
     TaskRegistrationError,
@@ -1074,6 +1076,37 @@ async def test_process_isolated_tasks_return_values_and_raise_typed_exceptions()
     returns_lambda = by_name(report)["returns_lambda"]
     assert returns_lambda.status == "failed"
     assert "the task's outcome cannot be sent back" in returns_lambda.error_message
+    assert multiprocessing.active_children() == []
+
+
+async def test_a_worker_exception_that_cannot_be_rebuilt_arrives_described_by_a_process_task_error():
+    registry = SchedulerRegistry("process_unrebuildable")
+    registry.register(jobs.raise_pair_error, "pair", isolation="process")
+    registry.register(jobs.raise_status_error, "status", isolation="process")
+
+    report = await within(registry.run(config=AstrumConfig(failure_policy="continue")))
+
+    cases = {
+        "pair": ("_process_jobs.PairError", "pair 1 and 2 failed", "raise PairError(1, 2)"),
+        "status": (
+            "_process_jobs.StatusError",
+            "server said 503",
+            'StatusError("server said 503", status=503)',
+        ),
+    }
+    for name, (type_name, message, raising_line) in cases.items():
+        error = report.exceptions[name]
+        assert type(error) is ProcessTaskError  # not the TypeError raised while rebuilding it
+        assert isinstance(error, SchedulerError) and isinstance(error, RuntimeError)
+        assert error.type_name == type_name
+        assert error.original_message == message
+        assert raising_line in error.traceback_text
+        assert error.traceback_text.rstrip().endswith(f"{type_name}: {message}")
+        assert str(error).startswith(f"{type_name}: {message} (raised in the worker process")
+        assert by_name(report)[name].error_message.startswith(f"ProcessTaskError: {type_name}: {message}")
+        assert f"Task '{name}' failed during execution: {type_name}: {message}" in "\n".join(
+            report.error_summary
+        )
     assert multiprocessing.active_children() == []
 
 

@@ -36,6 +36,7 @@ from ._plan import ExecutionPlan as ExecutionPlan
 from ._plan import ExecutionPlanner as ExecutionPlanner
 from ._plan import ExecutionStage as ExecutionStage
 from ._policies import Retry as Retry
+from ._process import ProcessTaskError as ProcessTaskError
 from ._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 from ._registry import RegisteredTask as RegisteredTask
 from ._registry import SchedulerRegistry as SchedulerRegistry
@@ -92,6 +93,7 @@ __all__ = [
     "ExecutionState",
     "F",
     "From",
+    "ProcessTaskError",
     "Ref",
     "RegisteredTask",
     "Retry",

@@ -13,13 +13,15 @@ The tree::
     │   ├── ConfigurationTypeError  ... of the wrong type (also a ``TypeError``)
     │   └── DataItemError           ``DataItem(...)`` refused (also pydantic's ``ValidationError``)
     ├── TaskInputError              an injected value could not be read (also a ``LookupError``)
-    └── TaskTimeoutError            an attempt ran out of time (also a ``TimeoutError``)
+    ├── TaskTimeoutError            an attempt ran out of time (also a ``TimeoutError``)
+    └── ProcessTaskError            a process-isolated task could not run or report back
+                                    (also a ``RuntimeError``)
 
 Task failures are never raised by a run: they are recorded in the
 :class:`~astrum.ExecutionReport`, with the original exception object kept
-(``TaskInputError`` and ``TaskTimeoutError`` are recorded there too).
-``DataItemError`` lives in ``astrum._taskdata`` (it needs pydantic) and
-``TaskInputError`` in ``astrum._inject``.
+(``TaskInputError``, ``TaskTimeoutError`` and ``ProcessTaskError`` are recorded there too).
+``DataItemError`` lives in ``astrum._taskdata`` (it needs pydantic), ``TaskInputError``
+in ``astrum._inject`` and ``ProcessTaskError`` in ``astrum._process``.
 """
 
 from __future__ import annotations
