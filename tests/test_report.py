@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import json
+import logging
 import math
 import threading
 import time
@@ -14,8 +16,10 @@ from typing import Any
 import pytest
 
 from astrum import (
+    AstrumConfig,
     DynamicScheduler,
     ExecutionReport,
+    SchedulerRegistry,
     TaskAttemptStatistics,
     TaskExecutionStatistics,
     TaskOrder,
@@ -444,6 +448,150 @@ async def test_a_tail_task_awaited_as_a_dependency_is_reported():
     assert report.execution_state == "completed"
     assert sorted(s.task_name for s in report.task_statistics) == ["after", "tail"]
     assert report.results == {"tail": "t", "after": "a"}
+
+
+class UnretrievedErrors:
+    """Collects what the loop's exception handler is told (``Task exception was never retrieved``)."""
+
+    def __init__(self) -> None:
+        self.contexts: list[dict[str, Any]] = []
+
+    def __enter__(self) -> UnretrievedErrors:
+        self.loop = asyncio.get_running_loop()
+        self.previous = self.loop.get_exception_handler()
+        self.loop.set_exception_handler(lambda _loop, context: self.contexts.append(context))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.loop.set_exception_handler(self.previous)
+
+
+def assert_reported_once_each(report: ExecutionReport) -> None:
+    """Every task is in task_statistics once, or (still running) only in tail_tasks; counts agree."""
+    names = [s.task_name for s in report.task_statistics]
+    running_tails = {name for name, t in report.tail_tasks.items() if not t.done() and name not in names}
+    assert len(names) == len(set(names))
+    assert len(names) + len(running_tails) == report.total_tasks
+    statuses = [s.status for s in report.task_statistics]
+    assert report.successful_tasks == statuses.count("completed")
+    assert report.failed_tasks == statuses.count("failed") + statuses.count("timed_out")
+    assert (report.execution_state == "failed") == bool(report.failed_tasks or "cancelled" in statuses)
+
+
+async def test_a_tail_task_depending_on_a_failed_task_is_reported_skipped():
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    scheduler = DynamicScheduler(
+        [("boom", boom), ("notify", returning("sent"))],
+        [TaskOrder("boom"), TaskOrder("notify", ["boom"])],
+        ignore_tail_task=["notify"],
+    )
+    report = await within(scheduler.execute())
+
+    notify = by_name(report)["notify"]
+    assert notify.status == "skipped"
+    assert notify.caused_by == "boom"
+    assert report.tail_tasks == {}
+    assert report.execution_state == "failed"
+    assert_reported_once_each(report)
+
+
+async def test_a_tail_task_failing_before_the_run_returns_fails_the_report_and_the_run_goes_on():
+    async def audit() -> None:
+        raise RuntimeError("audit log unreachable")
+
+    with UnretrievedErrors() as unretrieved:
+        scheduler = DynamicScheduler(
+            [("audit", audit), ("main", sleeper(0.05, "done"))],
+            [TaskOrder("audit"), TaskOrder("main")],
+            ignore_tail_task=["audit"],
+        )
+        report = await within(scheduler.execute())
+
+        assert report.execution_state == "failed"
+        assert (report.successful_tasks, report.failed_tasks) == (1, 1)
+        assert by_name(report)["audit"].status == "failed"
+        assert by_name(report)["main"].status == "completed"  # nothing waits for the tail: not stopped
+        assert report.results == {"main": "done"}
+        assert report.error_summary == [
+            "Run finished with failures; first failed task 'audit': audit log unreachable",
+            "Task 'audit' failed during execution: audit log unreachable",
+        ]
+        assert isinstance(report.exceptions["audit"], RuntimeError)
+        assert_reported_once_each(report)
+        with pytest.raises(RuntimeError, match="audit log unreachable"):
+            await report.tail_tasks["audit"]  # whoever awaits the tail task still sees its error
+        del report, scheduler
+        gc.collect()
+        await asyncio.sleep(0)
+
+    assert unretrieved.contexts == []
+
+
+async def test_a_tail_task_failing_after_the_run_returned_is_logged_never_an_unretrieved_exception(caplog):
+    failed = asyncio.Event()
+
+    async def audit() -> None:
+        await asyncio.sleep(0.05)
+        failed.set()
+        raise RuntimeError("audit log unreachable")
+
+    with UnretrievedErrors() as unretrieved, caplog.at_level(logging.WARNING, logger="astrum"):
+        scheduler = DynamicScheduler(
+            [("audit", audit), ("main", returning("done"))],
+            [TaskOrder("audit"), TaskOrder("main")],
+            ignore_tail_task=["audit"],
+        )
+        report = await within(scheduler.execute())
+        assert report.execution_state == "completed"
+        assert_reported_once_each(report)
+        await within(failed.wait())
+        await asyncio.wait([report.tail_tasks["audit"]])
+
+        # the report was made before: it does not change
+        assert report.execution_state == "completed"
+        assert (report.successful_tasks, report.failed_tasks) == (1, 0)
+        assert report.error_summary == []
+        assert [s.task_name for s in report.task_statistics] == ["main"]
+        del report, scheduler
+        gc.collect()
+        await asyncio.sleep(0)
+
+    assert unretrieved.contexts == []
+    [record] = [r for r in caplog.records if "tail task" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "tail task 'audit' failed after its run returned: audit log unreachable" in record.getMessage()
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+
+
+async def test_a_tail_task_held_back_by_the_concurrency_limit_starts_before_the_run_returns():
+    registry = SchedulerRegistry("held_back_tail")
+    started: list[str] = []
+
+    def tail(name: str, seconds: float):
+        async def body() -> str:
+            started.append(name)
+            await asyncio.sleep(seconds)
+            return name
+
+        return body
+
+    registry.register(returning("m"), "main")
+    registry.register(tail("first_tail", 0.05), "first_tail")
+    registry.register(tail("second_tail", 5), "second_tail")
+    config = AstrumConfig(concurrency_limit=1, ignore_tail_task=["first_tail", "second_tail"])
+    report = await within(registry.run(config=config))
+    at_return = list(started)
+
+    assert at_return == ["first_tail", "second_tail"]  # both began: nothing begins after the return
+    assert set(report.tail_tasks) == {"first_tail", "second_tail"}
+    assert by_name(report)["first_tail"].status == "completed"
+    assert "second_tail" not in by_name(report)  # still running: reported through tail_tasks only
+    assert report.execution_state == "completed"
+    assert_reported_once_each(report)
+    report.tail_tasks["second_tail"].cancel()
+    await asyncio.wait([report.tail_tasks["second_tail"]])
 
 
 # -- planning errors come back as failed reports ---------------------------------------------------

@@ -19,6 +19,7 @@ import asyncio
 import contextvars
 import gc
 import inspect
+import logging
 import sys
 import time
 import uuid
@@ -61,6 +62,15 @@ _LAUNCH_BATCH = 2048  # tasks launched per pump before the loop gets a turn (bou
 
 _ZEROS = (0.0,)
 
+logger = logging.getLogger("astrum")
+
+
+def _consume_tail_outcome(task: asyncio.Future[Any]) -> None:
+    """Mark a tail task's exception retrieved: the report or the log tells about it, and
+    whoever awaits ``report.tail_tasks[name]`` still gets it."""
+    if not task.cancelled():
+        task.exception()
+
 
 class _InjectionError(Exception):
     """Wraps an error raised while building a task's arguments (never retried)."""
@@ -94,6 +104,9 @@ class Run:
         self.finished: list[int] = []
         self.error_summary: list[str] = []
         self.first_failure: int | None = None
+        #: The first tail task nothing depends on that failed before the run returned (it does
+        #: not stop the run; a tail task other tasks depend on fails like any task).
+        self.tail_failure: int | None = None
         self.fatal: BaseException | None = None
         self.tail_tasks: dict[int, asyncio.Future[Any]] = {}
         self.running: dict[int, asyncio.Task[Any]] = {}
@@ -105,6 +118,10 @@ class Run:
         self._failed = False
         self._active = 0
         self._unfinished = n - len(program.tails)
+        # Tail tasks are not waited for to end, but each one is started (or known never to start)
+        # before the run returns: a report never leaves a task out, and nothing starts after it.
+        self._tails_to_start = len(program.tails)
+        self._returned = False  # execute() has returned: what happens next is not in the report
         self._done: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # Sync tasks with nothing to await around them run straight in a worker thread
@@ -163,7 +180,7 @@ class Run:
         for i in roots:
             self.ready_at[i] = self.perf0
         self._ready.extend(roots)
-        if self._unfinished <= 0:
+        if self._unfinished <= 0 and not self._tails_to_start:
             self._done.set_result(None)
         if self.bus is not None:
             self.bus.start()
@@ -193,6 +210,7 @@ class Run:
                 self._spare = None
             if spares:
                 await asyncio.wait([spare.task for spare in spares])
+            self._returned = True
         self.perf_end = self._now()
         if self.fatal is not None:
             raise self.fatal
@@ -317,12 +335,21 @@ class Run:
                 if not task.done():
                     running[i] = task
                 if i in tails:
-                    self.tail_tasks[i] = task
+                    self._tail_started(i, task)
             self._budget = budget
         finally:
             self._pumping = False
             if paused:
                 gc.enable()
+
+    def _tail_started(self, i: int, task: asyncio.Task[Any]) -> None:
+        self.tail_tasks[i] = task
+        task.add_done_callback(_consume_tail_outcome)
+        self._tails_to_start -= 1
+        if not self._tails_to_start and self._unfinished <= 0:
+            done = self._done
+            if done is not None and not done.done():
+                done.set_result(None)
 
     def _pump_again(self) -> None:
         self._pump_scheduled = False
@@ -596,7 +623,8 @@ class Run:
         except asyncio.CancelledError as exc:
             self.end_at[i] = self._now()
             task = asyncio.current_task()
-            if task is not None and task.cancelling() and self._failed:
+            # Cancelled by the run, or (a tail task) by whoever holds it after the run returned.
+            if task is not None and task.cancelling() and (self._failed or self._returned):
                 if self.began[i]:
                     self.status[i] = CANCELLED
                     self.finished.append(i)
@@ -747,7 +775,7 @@ class Run:
                 ready_at[child] = end
         if i not in program.tails:
             self._unfinished -= 1
-            if self._unfinished == 0:
+            if self._unfinished == 0 and not self._tails_to_start:
                 done = self._done
                 if done is not None and not done.done():
                     done.set_result(None)
@@ -767,10 +795,26 @@ class Run:
             )
         self.finished.append(i)
         self._leave(i)
+        if self._returned:  # a tail task, after the report was made: logged, and kept in its task
+            logger.warning(
+                "tail task %r failed after its run returned: %s",
+                name,
+                exc,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            return
         program = self.program
-        if i in program.tails and not program.graph.children[i]:
-            return  # nothing waits for this tail task: the run is not affected
         self.error_summary.append(f"Task '{name}' failed during execution: {exc}")  # upstream's exact line
+        if (
+            i in program.tails
+            and not program.graph.children[i]
+            and self.fatal is None
+            and program.failure_policy != CONTINUE  # there, every failure lets the run go on
+        ):
+            # Nothing waits for this tail task: its failure is reported, the run goes on.
+            if self.tail_failure is None:
+                self.tail_failure = i
+            return
         if self.first_failure is None:
             self.first_failure = i
         if program.failure_policy == CONTINUE and self.fatal is None:
@@ -800,8 +844,10 @@ class Run:
             cause[j] = i
             if j not in tails:
                 self._unfinished -= 1
+            else:
+                self._tails_to_start -= 1  # it never starts
             stack.extend(program.graph.children[j])
-        if self._unfinished == 0:
+        if self._unfinished == 0 and not self._tails_to_start:
             done = self._done
             if done is not None and not done.done():
                 done.set_result(None)
@@ -868,7 +914,7 @@ class Run:
 
     @property
     def failed(self) -> bool:
-        return self.first_failure is not None or self.deadline_hit
+        return self.first_failure is not None or self.deadline_hit or self.tail_failure is not None
 
     def wall(self, perf: float) -> float:
         """Convert a ``perf_counter`` reading of this run to epoch seconds."""

@@ -46,8 +46,14 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
             summary.insert(0, f"Run finished with failures; first failed task '{names[culprit]}': {first}")
         else:
             summary.insert(0, f"Execution interrupted; task '{names[culprit]}' failed: {first}")
-    # Tail tasks that had not ended when the run returned are reported only through tail_tasks.
-    unreported = {i for i in tails if status[i] is None}
+    elif run.tail_failure is not None:  # only tail tasks failed: the run went on
+        tail = run.tail_failure
+        summary.insert(
+            0, f"Run finished with failures; first failed task '{names[tail]}': {run.exceptions[tail]}"
+        )
+    # Tail tasks still running when the run returned are reported only through tail_tasks;
+    # one that never began (a failed dependency, the run stopped first) is skipped like any task.
+    unreported = {i for i, t in run.tail_tasks.items() if status[i] is None and not t.done()}
     culprit_name = names[culprit] if culprit is not None else None
 
     pools = program.pools
