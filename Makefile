@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests examples benchmarks
 	$(PY) -m ruff format --check src tests examples benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(PY) -m ruff format src tests examples benchmarks

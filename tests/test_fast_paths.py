@@ -19,9 +19,9 @@ from typing import Annotated, Any
 import pytest
 
 from astrum import AstrumConfig, ExecutionState, F, Ref, RegisteredTask, RunContext, SchedulerRegistry, T
-from astrum._engine import _LAUNCH_BATCH, Run
-from astrum._program import NO_RESULT
-from astrum._transport import From, _parse_full, parse_callable, parse_plain
+from astrum.authoring._transport import From, _parse_full, parse_callable, parse_plain
+from astrum.core._engine import _LAUNCH_BATCH, Run
+from astrum.core._program import NO_RESULT
 
 
 def sync_chain(
@@ -465,7 +465,7 @@ async def test_tasks_whose_code_suspended_once_start_as_plain_tasks_and_still_wo
 
 @pytest.mark.parametrize("kind", ["whole", "general"])
 def test_a_whole_result_input_binds_by_keyword_and_a_missing_one_names_the_source(kind: str):
-    from astrum._inject import ArgBinder, Input, TaskInputError, WholeBinder, make_binder
+    from astrum.authoring._inject import ArgBinder, Input, TaskInputError, WholeBinder, make_binder
 
     index = {"other": 0, "producer": 1}
     inputs = [Input("value", "producer")]
@@ -482,7 +482,7 @@ def test_a_whole_result_input_binds_by_keyword_and_a_missing_one_names_the_sourc
 
 @pytest.mark.parametrize("kind", ["whole", "general"])
 def test_an_input_from_a_task_outside_the_program_reads_no_result(kind: str):
-    from astrum._inject import ArgBinder, Input, TaskInputError, make_binder
+    from astrum.authoring._inject import ArgBinder, Input, TaskInputError, make_binder
 
     inputs = [Input("value", "elsewhere")]
     if kind == "whole":

@@ -18,7 +18,7 @@ from astrum import (
     TaskOrderLoopError,
     TaskOrderNoExitError,
 )
-from astrum._graph import compile_graph, dependency_name
+from astrum.core._graph import compile_graph, dependency_name
 
 # -- TaskOrder ------------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from astrum import AstrumConfig, F, Ref, RunContext, SchedulerRegistry, TaskRegistrationError
-from astrum._build import _build, _build_plain, build
-from astrum._program import NO_RESULT, Program
+from astrum.authoring._build import _build, _build_plain, build
+from astrum.core._program import NO_RESULT, Program
 
 
 def _function(
@@ -200,7 +200,7 @@ def test_problems_found_by_the_one_pass_build_are_reported_by_the_general_build(
 
 
 async def test_postponed_annotations_compile_in_one_pass_and_keep_their_parsed_spec() -> None:
-    from astrum._plain import PlainEntry
+    from astrum.authoring._plain import PlainEntry
 
     registry = SchedulerRegistry("postponed")
     registry.task("a")(_function("a", [], int, postponed=True))

@@ -20,7 +20,7 @@ from astrum import (
     TaskOrder,
     TaskOrderLoopError,
 )
-from astrum._plan import build_plan, graph_from_orders, stage_parallelism
+from astrum.report._plan import build_plan, graph_from_orders, stage_parallelism
 
 
 async def _noop() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from astrum import DynamicScheduler, ExecutionReport, ExecutionState, TaskOrder
-from astrum._taskdata import DataItem, DTRela, TaskData
+from astrum.authoring._taskdata import DataItem, DTRela, TaskData
 
 
 async def within(awaitable: Awaitable[Any], seconds: float = 10) -> Any:

@@ -987,7 +987,7 @@ def _decorated_registry(decorate) -> tuple[SchedulerRegistry, list[str]]:
     ],
 )
 async def test_decorated_tasks_keep_their_ref_inputs_and_edges(decorate, targets):
-    from astrum._build import _build_plain
+    from astrum.authoring._build import _build_plain
 
     reg, started = _decorated_registry(decorate)
 

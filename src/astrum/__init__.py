@@ -3,9 +3,6 @@
 import logging as _logging
 from typing import TYPE_CHECKING
 
-from . import _build as _build  # the build pipeline, loaded up front so a first run pays no import
-from ._config import AstrumConfig as AstrumConfig
-from ._context import RunContext as RunContext
 from ._errors import AstrumError as AstrumError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConfigurationTypeError as ConfigurationTypeError
@@ -17,48 +14,51 @@ from ._errors import TaskOrderLoopError as TaskOrderLoopError
 from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
 from ._errors import TaskRegistrationError as TaskRegistrationError
 from ._errors import TaskTimeoutError as TaskTimeoutError
-from ._events import RunEvent as RunEvent
-from ._events import RunHook as RunHook
-from ._events import TaskEvent as TaskEvent
-from ._events import fn_hook as fn_hook
-from ._graph import TaskOrder as TaskOrder
-from ._inject import TaskInputError as TaskInputError
-from ._namespaces import active_namespace as active_namespace
-from ._namespaces import build_scheduler as build_scheduler
-from ._namespaces import build_task_orders as build_task_orders
-from ._namespaces import clear_registry as clear_registry
-from ._namespaces import get_registry as get_registry
-from ._namespaces import run as run
-from ._namespaces import stream as stream
-from ._namespaces import task as task
-from ._namespaces import use_namespace as use_namespace
-from ._plan import ExecutionPlan as ExecutionPlan
-from ._plan import ExecutionPlanner as ExecutionPlanner
-from ._plan import ExecutionStage as ExecutionStage
-from ._policies import Retry as Retry
-from ._process import ProcessTaskError as ProcessTaskError
-from ._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
-from ._registry import RegisteredTask as RegisteredTask
-from ._registry import SchedulerRegistry as SchedulerRegistry
-from ._report import ExecutionReport as ExecutionReport
-from ._report import TaskAttemptStatistics as TaskAttemptStatistics
-from ._report import TaskExecutionStatistics as TaskExecutionStatistics
-from ._report import TaskStageStatistics as TaskStageStatistics
-from ._scheduler import DynamicScheduler as DynamicScheduler
-from ._states import ExecutionState as ExecutionState
-from ._states import StageStatus as StageStatus
-from ._states import TaskStatus as TaskStatus
-from ._transport import F as F
-from ._transport import From as From
-from ._transport import Ref as Ref
-from ._transport import T as T
-from ._transport import To as To
+from .authoring import _build as _build  # the build pipeline, loaded up front so a first run pays no import
+from .authoring._config import AstrumConfig as AstrumConfig
+from .authoring._inject import TaskInputError as TaskInputError
+from .authoring._namespaces import active_namespace as active_namespace
+from .authoring._namespaces import build_scheduler as build_scheduler
+from .authoring._namespaces import build_task_orders as build_task_orders
+from .authoring._namespaces import clear_registry as clear_registry
+from .authoring._namespaces import get_registry as get_registry
+from .authoring._namespaces import run as run
+from .authoring._namespaces import stream as stream
+from .authoring._namespaces import task as task
+from .authoring._namespaces import use_namespace as use_namespace
+from .authoring._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
+from .authoring._registry import RegisteredTask as RegisteredTask
+from .authoring._registry import SchedulerRegistry as SchedulerRegistry
+from .authoring._scheduler import DynamicScheduler as DynamicScheduler
+from .authoring._transport import F as F
+from .authoring._transport import From as From
+from .authoring._transport import Ref as Ref
+from .authoring._transport import T as T
+from .authoring._transport import To as To
+from .core._graph import TaskOrder as TaskOrder
+from .core._policies import Retry as Retry
+from .core._process import ProcessTaskError as ProcessTaskError
+from .core._states import ExecutionState as ExecutionState
+from .core._states import StageStatus as StageStatus
+from .core._states import TaskStatus as TaskStatus
+from .lifecycle._context import RunContext as RunContext
+from .lifecycle._events import RunEvent as RunEvent
+from .lifecycle._events import RunHook as RunHook
+from .lifecycle._events import TaskEvent as TaskEvent
+from .lifecycle._events import fn_hook as fn_hook
+from .report._plan import ExecutionPlan as ExecutionPlan
+from .report._plan import ExecutionPlanner as ExecutionPlanner
+from .report._plan import ExecutionStage as ExecutionStage
+from .report._report import ExecutionReport as ExecutionReport
+from .report._report import TaskAttemptStatistics as TaskAttemptStatistics
+from .report._report import TaskExecutionStatistics as TaskExecutionStatistics
+from .report._report import TaskStageStatistics as TaskStageStatistics
 
 if TYPE_CHECKING:
-    from ._taskdata import DataItem as DataItem
-    from ._taskdata import DataItemError as DataItemError
-    from ._taskdata import DTRela as DTRela
-    from ._taskdata import TaskData as TaskData
+    from .authoring._taskdata import DataItem as DataItem
+    from .authoring._taskdata import DataItemError as DataItemError
+    from .authoring._taskdata import DTRela as DTRela
+    from .authoring._taskdata import TaskData as TaskData
 
 __version__ = "0.2.0.dev0"
 
@@ -67,7 +67,7 @@ _LAZY = {"DataItem", "DataItemError", "DTRela", "TaskData"}  # pydantic models: 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        from . import _taskdata
+        from .authoring import _taskdata
 
         return getattr(_taskdata, name)
     raise AttributeError(f"module 'astrum' has no attribute {name!r}")

@@ -20,8 +20,8 @@ The tree::
 Task failures are never raised by a run: they are recorded in the
 :class:`~astrum.ExecutionReport`, with the original exception object kept
 (``TaskInputError``, ``TaskTimeoutError`` and ``ProcessTaskError`` are recorded there too).
-``DataItemError`` lives in ``astrum._taskdata`` (it needs pydantic), ``TaskInputError``
-in ``astrum._inject`` and ``ProcessTaskError`` in ``astrum._process``.
+``DataItemError`` lives in ``astrum.authoring._taskdata`` (it needs pydantic), ``TaskInputError``
+in ``astrum.authoring._inject`` and ``ProcessTaskError`` in ``astrum.core._process``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Public home of :class:`AstrumConfig`."""
 
-from ._config import AstrumConfig as AstrumConfig
+from .authoring._config import AstrumConfig as AstrumConfig
 
 __all__ = ["AstrumConfig"]

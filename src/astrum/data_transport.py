@@ -6,20 +6,20 @@ The pydantic models (``TaskData``, ``DataItem``, ``DTRela``, ``DataRef``) and
 
 from typing import TYPE_CHECKING
 
-from ._graph import TaskOrder as TaskOrder
-from ._inject import TaskInputError as TaskInputError
-from ._transport import F as F
-from ._transport import From as From
-from ._transport import Ref as Ref
-from ._transport import T as T
-from ._transport import To as To
+from .authoring._inject import TaskInputError as TaskInputError
+from .authoring._transport import F as F
+from .authoring._transport import From as From
+from .authoring._transport import Ref as Ref
+from .authoring._transport import T as T
+from .authoring._transport import To as To
+from .core._graph import TaskOrder as TaskOrder
 
 if TYPE_CHECKING:
-    from ._autogen import auto_generate_data_transports as auto_generate_data_transports
-    from ._taskdata import DataItem as DataItem
-    from ._taskdata import DataRef as DataRef
-    from ._taskdata import DTRela as DTRela
-    from ._taskdata import TaskData as TaskData
+    from .authoring._autogen import auto_generate_data_transports as auto_generate_data_transports
+    from .authoring._taskdata import DataItem as DataItem
+    from .authoring._taskdata import DataRef as DataRef
+    from .authoring._taskdata import DTRela as DTRela
+    from .authoring._taskdata import TaskData as TaskData
 
 __all__ = [
     "DTRela",
@@ -39,11 +39,11 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name in ("DTRela", "DataItem", "DataRef", "TaskData"):
-        from . import _taskdata
+        from .authoring import _taskdata
 
         return getattr(_taskdata, name)
     if name == "auto_generate_data_transports":
-        from ._autogen import auto_generate_data_transports
+        from .authoring._autogen import auto_generate_data_transports
 
         return auto_generate_data_transports
     raise AttributeError(f"module 'astrum.data_transport' has no attribute {name!r}")

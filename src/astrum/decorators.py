@@ -6,26 +6,26 @@ The configuration, scheduler, planner and model names Astrum 0.1's
 
 from typing import TYPE_CHECKING
 
-from ._config import AstrumConfig as AstrumConfig
 from ._errors import TaskRegistrationError as TaskRegistrationError
-from ._graph import TaskOrder as TaskOrder
-from ._namespaces import active_namespace as active_namespace
-from ._namespaces import build_scheduler as build_scheduler
-from ._namespaces import build_task_orders as build_task_orders
-from ._namespaces import clear_registry as clear_registry
-from ._namespaces import get_registry as get_registry
-from ._namespaces import run as run
-from ._namespaces import task as task
-from ._namespaces import use_namespace as use_namespace
-from ._plan import ExecutionPlanner as ExecutionPlanner
-from ._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
-from ._registry import RegisteredTask as RegisteredTask
-from ._registry import SchedulerRegistry as SchedulerRegistry
-from ._scheduler import DynamicScheduler as DynamicScheduler
+from .authoring._config import AstrumConfig as AstrumConfig
+from .authoring._namespaces import active_namespace as active_namespace
+from .authoring._namespaces import build_scheduler as build_scheduler
+from .authoring._namespaces import build_task_orders as build_task_orders
+from .authoring._namespaces import clear_registry as clear_registry
+from .authoring._namespaces import get_registry as get_registry
+from .authoring._namespaces import run as run
+from .authoring._namespaces import task as task
+from .authoring._namespaces import use_namespace as use_namespace
+from .authoring._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
+from .authoring._registry import RegisteredTask as RegisteredTask
+from .authoring._registry import SchedulerRegistry as SchedulerRegistry
+from .authoring._scheduler import DynamicScheduler as DynamicScheduler
+from .core._graph import TaskOrder as TaskOrder
+from .report._plan import ExecutionPlanner as ExecutionPlanner
 
 if TYPE_CHECKING:
-    from ._autogen import auto_generate_data_transports as auto_generate_data_transports
-    from ._taskdata import TaskData as TaskData
+    from .authoring._autogen import auto_generate_data_transports as auto_generate_data_transports
+    from .authoring._taskdata import TaskData as TaskData
 
 __all__ = [
     "DEFAULT_NAMESPACE",

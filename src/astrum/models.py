@@ -7,16 +7,16 @@ from ._errors import TaskNotFoundError as TaskNotFoundError
 from ._errors import TaskOrderLoopError as TaskOrderLoopError
 from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
 from ._errors import TaskRegistrationError as TaskRegistrationError
-from ._graph import TaskOrder as TaskOrder
-from ._plan import ExecutionPlan as ExecutionPlan
-from ._plan import ExecutionStage as ExecutionStage
-from ._report import ExecutionReport as ExecutionReport
-from ._report import TaskAttemptStatistics as TaskAttemptStatistics
-from ._report import TaskExecutionStatistics as TaskExecutionStatistics
-from ._report import TaskStageStatistics as TaskStageStatistics
-from ._states import ExecutionState as ExecutionState
-from ._states import StageStatus as StageStatus
-from ._states import TaskStatus as TaskStatus
+from .core._graph import TaskOrder as TaskOrder
+from .core._states import ExecutionState as ExecutionState
+from .core._states import StageStatus as StageStatus
+from .core._states import TaskStatus as TaskStatus
+from .report._plan import ExecutionPlan as ExecutionPlan
+from .report._plan import ExecutionStage as ExecutionStage
+from .report._report import ExecutionReport as ExecutionReport
+from .report._report import TaskAttemptStatistics as TaskAttemptStatistics
+from .report._report import TaskExecutionStatistics as TaskExecutionStatistics
+from .report._report import TaskStageStatistics as TaskStageStatistics
 
 __all__ = [
     "ExecutionPlan",

@@ -3,10 +3,10 @@
 from ._errors import TaskDependencyError as TaskDependencyError
 from ._errors import TaskOrderLoopError as TaskOrderLoopError
 from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
-from ._graph import TaskOrder as TaskOrder
-from ._plan import ExecutionPlan as ExecutionPlan
-from ._plan import ExecutionPlanner as ExecutionPlanner
-from ._plan import ExecutionStage as ExecutionStage
+from .core._graph import TaskOrder as TaskOrder
+from .report._plan import ExecutionPlan as ExecutionPlan
+from .report._plan import ExecutionPlanner as ExecutionPlanner
+from .report._plan import ExecutionStage as ExecutionStage
 
 __all__ = [
     "ExecutionPlan",

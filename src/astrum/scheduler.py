@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING
 
 from ._errors import TaskDuplicateExecutionError as TaskDuplicateExecutionError
 from ._errors import TaskNotFoundError as TaskNotFoundError
-from ._graph import TaskOrder as TaskOrder
-from ._plan import ExecutionPlanner as ExecutionPlanner
-from ._report import ExecutionReport as ExecutionReport
-from ._report import TaskAttemptStatistics as TaskAttemptStatistics
-from ._report import TaskExecutionStatistics as TaskExecutionStatistics
-from ._report import TaskStageStatistics as TaskStageStatistics
-from ._scheduler import DynamicScheduler as DynamicScheduler
-from ._scheduler import TaskCallable as TaskCallable
-from ._states import ExecutionState as ExecutionState
-from ._states import StageStatus as StageStatus
+from .authoring._scheduler import DynamicScheduler as DynamicScheduler
+from .authoring._scheduler import TaskCallable as TaskCallable
+from .core._graph import TaskOrder as TaskOrder
+from .core._states import ExecutionState as ExecutionState
+from .core._states import StageStatus as StageStatus
+from .report._plan import ExecutionPlanner as ExecutionPlanner
+from .report._report import ExecutionReport as ExecutionReport
+from .report._report import TaskAttemptStatistics as TaskAttemptStatistics
+from .report._report import TaskExecutionStatistics as TaskExecutionStatistics
+from .report._report import TaskStageStatistics as TaskStageStatistics
 
 if TYPE_CHECKING:
-    from ._taskdata import TaskData as TaskData
+    from .authoring._taskdata import TaskData as TaskData
 
 __all__ = [
     "DynamicScheduler",
@@ -41,7 +41,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name == "TaskData":  # pydantic: loaded on first use
-        from ._taskdata import TaskData
+        from .authoring._taskdata import TaskData
 
         return TaskData
     raise AttributeError(f"module 'astrum.scheduler' has no attribute {name!r}")

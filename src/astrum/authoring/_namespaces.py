@@ -9,13 +9,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ..core._graph import TaskOrder
+from ..core._policies import Retry
+from ..lifecycle._context import RunContext
+from ..lifecycle._events import RunEvent, TaskEvent
+from ..report._report import ExecutionReport
 from ._config import AstrumConfig
-from ._context import RunContext
-from ._events import RunEvent, TaskEvent
-from ._graph import TaskOrder
-from ._policies import Retry
 from ._registry import DEFAULT_NAMESPACE, SchedulerRegistry
-from ._report import ExecutionReport
 
 if TYPE_CHECKING:
     from ._taskdata import TaskData

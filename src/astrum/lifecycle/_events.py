@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationTypeError
+from .._errors import ConfigurationTypeError
 
 if TYPE_CHECKING:
-    from ._report import ExecutionReport
+    from ..report._report import ExecutionReport
 
 __all__ = ["EventBus", "RunEvent", "RunHook", "TaskEvent", "fn_hook"]
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import InitErrorDetails
 
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
 
 __all__ = ["DTRela", "DataItem", "DataItemError", "DataRef", "TaskData", "normalize_data_model"]
 

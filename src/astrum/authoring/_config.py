@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import ConfigurationError, ConfigurationTypeError
-from ._policies import check_clock, check_deadline, check_failure_policy
+from .._errors import ConfigurationError, ConfigurationTypeError
+from ..core._policies import check_clock, check_deadline, check_failure_policy
 
 __all__ = ["AstrumConfig"]
 

@@ -6,8 +6,8 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ._errors import SchedulerError
-from ._program import NO_RESULT, Binder, result_slot
+from .._errors import SchedulerError
+from ..core._program import NO_RESULT, Binder, result_slot
 
 __all__ = ["ArgBinder", "Input", "TaskInputError", "WholeBinder", "describe_locator", "make_binder"]
 

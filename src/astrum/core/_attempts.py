@@ -1,6 +1,6 @@
 """Running one task under its policy: retries with backoff, per-attempt timeouts, process isolation.
 
-Only tasks with a :class:`~astrum._policies.TaskPolicy` come here; plain calls never do.
+Only tasks with a :class:`~astrum.core._policies.TaskPolicy` come here; plain calls never do.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import TaskTimeoutError
+from .._errors import TaskTimeoutError
 from ._policies import TaskPolicy
 from ._process import run_in_process
 from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, TIMED_OUT

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import SchedulerError
+from .._errors import SchedulerError
 
 __all__ = ["ProcessTaskError", "picklable_problem", "run_in_process"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ._errors import TaskOrderNoExitError
-from ._graph import Graph, TaskOrder, compile_graph, order_entries
+from .._errors import TaskOrderNoExitError
+from ..core._graph import Graph, TaskOrder, compile_graph, order_entries
 
 __all__ = [
     "ExecutionPlan",
@@ -79,7 +79,7 @@ class ExecutionPlan:
 
 
 def graph_from_orders(orders: Sequence[TaskOrder]) -> Graph:
-    """Validate task orders and compile them (see :func:`astrum._graph.compile_graph`)."""
+    """Validate task orders and compile them (see :func:`astrum.core._graph.compile_graph`)."""
     return compile_graph(order_entries(orders))
 
 

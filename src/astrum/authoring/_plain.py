@@ -5,7 +5,7 @@ annotations. Everything a build needs from such a task can be worked out when it
 registered (:func:`plain_entry`): its ``Ref`` inputs, how it is called, its return type.
 :func:`compile_plain` then turns a registry of them into a :class:`Program` without
 per-task build records. Anything it does not handle, and every problem, is left to the
-general build (``astrum._build``), which also writes the error messages.
+general build (``astrum.authoring._build``), which also writes the error messages.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from itertools import chain, repeat
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._clock import REAL_CLOCK
+from .._errors import TaskDependencyError
+from ..core._clock import REAL_CLOCK
+from ..core._graph import Graph, compile_graph
+from ..core._program import Binder, Program, callable_kind, result_slot
+from ..report._plan import stage_parallelism
 from ._config import AstrumConfig
-from ._errors import TaskDependencyError
-from ._graph import Graph, compile_graph
 from ._inject import Input, WholeBinder, make_binder
 from ._methods import owner_path
-from ._plan import stage_parallelism
-from ._program import Binder, Program, callable_kind, result_slot
 from ._transport import NO_ANNOTATION, CallableSpec, InputRef
 from ._typecheck import field_type, is_compatible, item_type
 

@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ._errors import TaskDependencyError, TaskOrderLoopError
+from .._errors import TaskDependencyError, TaskOrderLoopError
 
 __all__ = [
     "Graph",

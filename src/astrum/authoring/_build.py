@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._errors import SchedulerError, TaskRegistrationError
+from ..core._gcpause import gc_paused
+from ..core._graph import Graph, TaskOrder, compile_graph, orders_from_graph
+from ..core._policies import Retry
+from ..core._process import picklable_problem
+from ..core._program import Binder, Program, callable_kind
 from ._config import AstrumConfig
-from ._errors import SchedulerError, TaskRegistrationError
-from ._gcpause import gc_paused
-from ._graph import Graph, TaskOrder, compile_graph, orders_from_graph
 from ._inject import Input, describe_locator, item_target, make_binder, relation_locator
 from ._methods import (
     Receiver,
@@ -28,9 +31,6 @@ from ._methods import (
     owner_label,
 )
 from ._plain import PlainEntry, SpecEntry, analysable, compile_plain, configured_program, plain_entry
-from ._policies import Retry
-from ._process import picklable_problem
-from ._program import Binder, Program, callable_kind
 from ._registry import RegisteredTask, SchedulerRegistry
 from ._transport import (
     NO_ANNOTATION,
@@ -419,7 +419,7 @@ def build(
         if result is None:
             result = _build(registry, target_tasks, config, concurrency_context, collect_all, check_pools)
     if config.visualize:
-        from ._viz import print_build
+        from ..viz._render import print_build
 
         print_build(result)
     return result

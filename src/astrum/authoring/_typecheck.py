@@ -16,22 +16,13 @@ import typing
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from ._transport import NO_ANNOTATION
+from ..core._typenames import NO_ANNOTATION
+from ..core._typenames import type_name as type_name
 
 __all__ = ["UncheckableTypeError", "field_type", "is_compatible", "item_type", "type_name", "value_checker"]
 
 _NUMERIC_WIDENING = {int: (float, complex), float: (complex,)}
 _UNKNOWN = object()
-
-
-def type_name(tp: Any) -> str:
-    """A short readable name for a type or typing form."""
-    if tp is NO_ANNOTATION:
-        return "<unannotated>"
-    if isinstance(tp, type) and not typing.get_args(tp):
-        return tp.__qualname__ if tp.__module__ == "builtins" else f"{tp.__module__}.{tp.__qualname__}"
-    text = repr(tp)
-    return text.replace("typing.", "")
 
 
 def _is_union(tp: Any) -> bool:

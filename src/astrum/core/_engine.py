@@ -1,6 +1,6 @@
 """The event-driven run loop.
 
-A :class:`Run` executes a :class:`~astrum._program.Program` once: each task starts the moment its last
+A :class:`Run` executes a :class:`~astrum.core._program.Program` once: each task starts the moment its last
 dependency completes (no stages, no polling), values live in the run's own
 ``results`` dict, and the run's outcome is kept in flat per-task arrays from
 which the report is built.
@@ -28,10 +28,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._errors import TaskTimeoutError
+from ..lifecycle._context import RunContext
+from ..lifecycle._events import EventBus, RunEvent, TaskEvent
 from ._attempts import run_attempts
-from ._context import RunContext
-from ._errors import TaskTimeoutError
-from ._events import EventBus, RunEvent, TaskEvent
 from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Resumed, Spare, cancel_suspended, enter_task, leave_task
 from ._program import (
@@ -54,7 +54,7 @@ from ._threads import Job, worker_pool
 __all__ = ["Binder", "Program", "Run", "attempt_rows", "callable_kind"]
 
 _EAGER = sys.version_info >= (3, 12)
-# Before 3.12 (no eager tasks) an async task's first step runs inline; see astrum._inline.
+# Before 3.12 (no eager tasks) an async task's first step runs inline; see astrum.core._inline.
 _INLINE = not _EAGER and _INLINE_AVAILABLE
 _BURST = 512  # ready tasks from which a launch burst pauses the cyclic collector
 _LAUNCH_BATCH = 2048  # tasks launched per pump before the loop gets a turn (bounds tasks in flight)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from types import FunctionType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
-from ._context import RunContext, is_context_annotation
+from ..core._typenames import NO_ANNOTATION as NO_ANNOTATION
+from ..lifecycle._context import RunContext, is_context_annotation
 
 if TYPE_CHECKING:
     from ._registry import RegisteredTask
@@ -77,13 +78,6 @@ class To:
 F = From
 T = To
 
-
-class _NoAnnotation:
-    def __repr__(self) -> str:
-        return "<no annotation>"
-
-
-NO_ANNOTATION: Any = _NoAnnotation()
 
 _ANNOTATED_ALIAS = type(Annotated[int, "x"])
 _POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY

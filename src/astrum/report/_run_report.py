@@ -1,11 +1,11 @@
-"""Turn a finished :class:`~astrum._engine.Run` into an :class:`~astrum.ExecutionReport`."""
+"""Turn a finished :class:`~astrum.core._engine.Run` into an :class:`~astrum.ExecutionReport`."""
 
 from __future__ import annotations
 
-from ._engine import Run, attempt_rows
-from ._errors import describe_exception
+from .._errors import describe_exception
+from ..core._engine import Run, attempt_rows
+from ..core._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 from ._plan import build_plan
-from ._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 from ._report import (
     ExecutionReport,
     TaskAttemptStatistics,

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..core._typenames import type_name
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ._build import BuildResult
-    from ._plan import ExecutionPlan
-    from ._report import ExecutionReport
+    from ..authoring._build import BuildResult
+    from ..report._plan import ExecutionPlan
+    from ..report._report import ExecutionReport
 
 __all__ = ["print_build", "print_plan", "print_report", "require_rich"]
 
@@ -47,8 +49,6 @@ def _locator_label(locator: Any) -> str:
 
 
 def _type_label(tp: Any) -> str:
-    from ._typecheck import type_name
-
     text = type_name(tp)
     return "Any" if text == "<unannotated>" else text
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, InitVar, dataclass, field, fields, is_dataclass
 from typing import Any, Generic, TypeVar, overload
 
-from ._errors import describe_exception
+from .._errors import describe_exception
 
 __all__ = [
     "ExecutionReport",

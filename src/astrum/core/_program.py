@@ -148,7 +148,7 @@ class Program:
     suspending: set[Any] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def inline(self) -> bytearray:
-        """Per task: an async task whose first step may run inline (see ``astrum._inline``)."""
+        """Per task: an async task whose first step may run inline (see ``astrum.core._inline``)."""
         if self._inline is None:
             self._inline = self._plain_calls(ASYNC)
         return self._inline

@@ -6,8 +6,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._errors import TaskRegistrationError
-from ._graph import TaskOrder
+from .._errors import TaskRegistrationError
+from ..core._graph import TaskOrder
 from ._registry import RegisteredTask
 from ._taskdata import DataItem, DTRela, TaskData, normalize_data_model
 from ._transport import NO_ANNOTATION, TaskNames, parse_callable, reference_name, underlying_function

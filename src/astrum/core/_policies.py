@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import ConfigurationError, ConfigurationTypeError
+from .._errors import ConfigurationError, ConfigurationTypeError
 
 __all__ = ["ISOLATIONS", "Retry", "TaskPolicy", "as_retry", "check_isolation", "check_timeout"]
 
@@ -82,7 +82,7 @@ def as_retry(value: Any, task_id: str) -> Retry | None:
     if isinstance(value, Retry):
         return value if value.retries else None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        from ._errors import TaskRegistrationError
+        from .._errors import TaskRegistrationError
 
         raise TaskRegistrationError(f"Task '{task_id}' retry must be a non-negative integer.")
     return Retry(retries=value, delay=0.0, jitter=0.0) if value else None
@@ -98,7 +98,7 @@ def check_timeout(value: Any, task_id: str) -> float | None:
         or not math.isfinite(value)
         or value <= 0
     ):
-        from ._errors import TaskRegistrationError
+        from .._errors import TaskRegistrationError
 
         raise TaskRegistrationError(
             f"Task '{task_id}' timeout must be a positive number of seconds, got {value!r}."
@@ -141,7 +141,7 @@ def check_clock(value: Any) -> Any:
 def check_isolation(value: Any, task_id: str) -> str:
     """Validate ``isolation=`` (``"thread"`` or ``"process"``)."""
     if value not in ISOLATIONS:
-        from ._errors import TaskRegistrationError
+        from .._errors import TaskRegistrationError
 
         raise TaskRegistrationError(
             f"Task '{task_id}' isolation must be 'thread' or 'process', got {value!r}."

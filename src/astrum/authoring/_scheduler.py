@@ -10,16 +10,12 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
-from ._clock import REAL_CLOCK, Clock
-from ._context import RunContext, is_context_annotation
-from ._engine import Run
-from ._errors import ConfigurationTypeError, SchedulerError, TaskNotFoundError
-from ._events import EventBus, RunEvent, RunHook, TaskEvent
-from ._gcpause import gc_paused
-from ._graph import TaskOrder, orders_from_graph
-from ._inject import Input, item_target, make_binder, relation_locator
-from ._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
-from ._policies import (
+from .._errors import ConfigurationTypeError, SchedulerError, TaskNotFoundError
+from ..core._clock import REAL_CLOCK, Clock
+from ..core._engine import Run
+from ..core._gcpause import gc_paused
+from ..core._graph import TaskOrder, orders_from_graph
+from ..core._policies import (
     Retry,
     TaskPolicy,
     as_retry,
@@ -29,10 +25,14 @@ from ._policies import (
     check_isolation,
     check_timeout,
 )
-from ._program import Binder, Program, callable_kind
-from ._report import ExecutionReport
-from ._run_report import report_from_run
-from ._states import ExecutionState, StageStatus
+from ..core._program import Binder, Program, callable_kind
+from ..core._states import ExecutionState, StageStatus
+from ..lifecycle._context import RunContext, is_context_annotation
+from ..lifecycle._events import EventBus, RunEvent, RunHook, TaskEvent
+from ..report._plan import ExecutionPlan, ExecutionPlanner, graph_from_orders, stage_parallelism
+from ..report._report import ExecutionReport
+from ..report._run_report import report_from_run
+from ._inject import Input, item_target, make_binder, relation_locator
 
 if TYPE_CHECKING:
     from ._taskdata import TaskData

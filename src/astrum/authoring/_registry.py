@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from .._errors import ConfigurationError, TaskRegistrationError
+from ..core._graph import TaskOrder
+from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
+from ..lifecycle._context import RunContext
+from ..lifecycle._events import RunEvent, TaskEvent
+from ..report._report import ExecutionReport
 from ._config import AstrumConfig
-from ._context import RunContext
-from ._errors import ConfigurationError, TaskRegistrationError
-from ._events import RunEvent, TaskEvent
-from ._graph import TaskOrder
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
-from ._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
-from ._report import ExecutionReport
 from ._transport import parse_plain, underlying_function
 
 if TYPE_CHECKING:
@@ -360,7 +360,7 @@ class SchedulerRegistry:
         and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured;
         ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs.
         """
-        from ._gcpause import gc_paused
+        from ..core._gcpause import gc_paused
 
         if config is None:
             config = AstrumConfig(
@@ -400,7 +400,7 @@ class SchedulerRegistry:
 
         Breaking out of the ``async for`` cancels the run cleanly.
         """
-        from ._stream import stream_scheduler
+        from ..lifecycle._stream import stream_scheduler
 
         return stream_scheduler(self.build_scheduler(target_tasks, config=config), context)
 

@@ -1,0 +1,7 @@
+"""Authoring: registries and namespaces, ``Ref``/``F``/``T`` parsing, type checks, binders,
+explicit task data, configuration, the manual ``DynamicScheduler``, and the build that turns
+registered tasks into a program.
+
+May import every layer below it: :mod:`astrum.viz`, :mod:`astrum.report`,
+:mod:`astrum.core`, :mod:`astrum.lifecycle`, :mod:`astrum._errors`.
+"""
