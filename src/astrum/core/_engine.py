@@ -49,7 +49,7 @@ from ._program import (
     callable_kind,
     is_fatal,
 )
-from ._threads import Job, worker_pool
+from ._threads import Job, WorkerPool, worker_pool
 
 __all__ = ["Binder", "Program", "Run", "attempt_rows", "callable_kind"]
 
@@ -137,6 +137,8 @@ class Run:
         self._handed: dict[int, Spare] = {}  # task -> spare it was handed to, until the spare runs
         self._retired: set[Spare] = set()  # spares given up after a first step changed them, until they end
         self._in_threads = 0
+        self._pool: WorkerPool | None = None
+        self._queued: deque[Job] = deque()  # sync jobs no worker has taken yet (see astrum._threads)
         self._thread_results: deque[tuple[int, bool, Any, float, bool]] = deque()
         self._drain_scheduled = False
         self._threads_idle: asyncio.Future[None] | None = None
@@ -173,6 +175,7 @@ class Run:
         """
         loop = asyncio.get_running_loop()
         self._loop = loop
+        self._pool = worker_pool()
         self._done = loop.create_future()
         self.epoch0 = time.time()
         self.perf0 = self._now()
@@ -504,7 +507,9 @@ class Run:
             return
         args, kwargs = call
         self._in_threads += 1
-        worker_pool().submit((self, i, self.program.fns[i], args, kwargs, self._base_context.copy()))
+        queued = self._queued
+        queued.append((self, i, self.program.fns[i], args, kwargs, self._base_context.copy()))
+        self._pool.submit(queued)  # type: ignore[union-attr]
 
     def thread_result(self, key: int, ok: bool, value: Any) -> Job | None:
         """Called in a worker thread when a sync task returns or raises.
@@ -678,7 +683,7 @@ class Run:
     async def _in_thread(
         self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], *, abandon: bool = False
     ) -> Any:
-        future = worker_pool().run_in_thread(fn, args, kwargs)
+        future = self._pool.run_in_thread(fn, args, kwargs).future  # type: ignore[union-attr]
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
