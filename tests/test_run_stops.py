@@ -15,7 +15,9 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
-from astrum import ExecutionReport, SchedulerRegistry
+import pytest
+
+from astrum import AstrumConfig, ExecutionReport, RunHook, SchedulerRegistry
 from astrum._threads import MAX_WORKERS
 
 
@@ -41,6 +43,247 @@ class Starts:
         self.names.append(name)
         if self.returned:
             self.after_return.append(name)
+
+
+# -- tasks that were ready when the run stopped -------------------------------------------------
+
+
+def ready_sibling(kind: str, starts: Starts):
+    """A task of ``kind`` that takes a while; it records when its body starts."""
+    if kind == "sync":
+
+        def work() -> str:
+            starts("b")
+            time.sleep(0.05)
+            return "b"
+
+        return work
+
+    async def slow() -> str:
+        starts("b")
+        await asyncio.sleep(0.2)
+        return "b"
+
+    return slow
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "config"),
+    [
+        ("async", {}, {}),
+        ("async", {"retry": 2}, {}),
+        ("sync", {}, {}),
+        ("sync", {"retry": 2}, {}),
+        ("async", {}, {"concurrency_limit": 1}),
+        ("sync", {}, {"concurrency_limit": 1}),
+    ],
+    ids=["async", "async-retry", "sync", "sync-retry", "async-limit", "sync-limit"],
+)
+async def test_a_task_ready_when_its_sibling_fails_at_once_is_cancelled_not_skipped(kind, options, config):
+    starts = Starts()
+    registry = SchedulerRegistry("ready_at_failure")
+
+    @registry.task()
+    async def a() -> None:
+        raise RuntimeError("boom")
+
+    registry.register(ready_sibling(kind, starts), "b", **options)
+
+    @registry.task(depends_on=["b"])
+    async def after_b() -> None:
+        starts("after_b")
+
+    report = await within(registry.run(config=AstrumConfig(**config)))
+
+    stats = by_name(report)
+    assert (stats["a"].status, stats["b"].status, stats["after_b"].status) == (
+        "failed",
+        "cancelled",
+        "skipped",
+    )
+    b = stats["b"]
+    assert b.caused_by == "a"
+    assert b.error_message == "Task cancelled due to previous failure"
+    assert b.attempt_count <= 1
+    assert b.attempt_count == len(starts.names)  # an attempt is a body that ran
+    assert [(x.status, x.will_retry) for x in b.attempt_statistics] in ([], [("cancelled", False)])
+    assert starts.names in ([], ["b"])
+    assert report.failed_tasks == 1
+    assert report.execution_state == "failed"
+
+
+async def test_a_ready_task_waiting_for_its_pool_is_cancelled_at_a_failure():
+    starts = Starts()
+    registry = SchedulerRegistry("pool_waiting")
+
+    @registry.task(pool="db")
+    async def holds_the_pool() -> None:
+        starts("holds_the_pool")
+        await asyncio.sleep(5)
+
+    @registry.task(pool="db")
+    async def waits_for_the_pool() -> None:
+        starts("waits_for_the_pool")
+
+    @registry.task()
+    async def fails() -> None:
+        await asyncio.sleep(0.02)
+        raise RuntimeError("boom")
+
+    report = await within(registry.run(config=AstrumConfig(pools={"db": 1})))
+
+    stats = by_name(report)
+    assert stats["holds_the_pool"].status == "cancelled"
+    assert stats["holds_the_pool"].attempt_count == 1
+    waiting = stats["waits_for_the_pool"]
+    assert (waiting.status, waiting.attempt_count, waiting.caused_by) == ("cancelled", 0, "fails")
+    # it waited for its pool from the start until the run stopped
+    assert 0 < waiting.pool_queued_duration <= waiting.queued_duration < 5
+    assert starts.names == ["holds_the_pool"]
+
+
+async def test_a_task_whose_inputs_were_not_ready_at_the_failure_stays_skipped():
+    registry = SchedulerRegistry("not_ready")
+
+    @registry.task()
+    async def slow() -> str:
+        await asyncio.sleep(5)
+        return "slow"
+
+    @registry.task()
+    async def fails() -> None:
+        await asyncio.sleep(0.02)
+        raise RuntimeError("boom")
+
+    @registry.task(depends_on=["slow"])
+    def after_slow() -> None: ...
+
+    report = await within(registry.run())
+
+    stats = by_name(report)
+    assert stats["slow"].status == "cancelled"
+    assert (stats["after_slow"].status, stats["after_slow"].attempt_count) == ("skipped", 0)
+    assert stats["after_slow"].error_message == "Skipped: task 'fails' failed before this task could start"
+
+
+async def test_a_ready_task_cancelled_without_starting_gets_a_cancel_event_but_no_start():
+    events: list[tuple[str, str, int]] = []
+
+    class Recorder(RunHook):
+        def on_task_start(self, event) -> None:
+            events.append((event.kind, event.task_id, event.attempt))
+
+        def on_task_cancel(self, event) -> None:
+            events.append((event.kind, event.task_id, event.attempt))
+
+    registry = SchedulerRegistry("ready_events")
+
+    @registry.task()
+    async def a() -> None:
+        raise RuntimeError("boom")
+
+    @registry.task()
+    async def b() -> None:
+        await asyncio.sleep(1)
+
+    report = await within(registry.run(config=AstrumConfig(hooks=[Recorder()])))
+
+    assert by_name(report)["b"].status == "cancelled"
+    assert ("task_cancel", "b", 0) in events
+    assert ("task_start", "b", 1) not in events
+
+
+# -- queued sync jobs never start once the run stopped -------------------------------------------
+
+
+def sync_sleepers(registry: SchedulerRegistry, count: int, seconds: float, starts: Starts, **options: Any):
+    for k in range(count):
+
+        def body(name: str = f"s{k}") -> None:
+            starts(name)
+            time.sleep(seconds)
+
+        registry.register(body, f"s{k}", **options)
+
+
+@pytest.mark.parametrize("options", [{}, {"retry": 1}], ids=["plain", "retry"])
+async def test_queued_sync_job_never_starts_after_a_final_failure(options):
+    starts = Starts()
+    failed_at: list[float] = []
+    registry = SchedulerRegistry("queued_after_failure")
+    count = 3 * MAX_WORKERS  # more than the worker threads: most jobs wait in the queue
+    sync_sleepers(registry, count, 0.2, starts, **options)
+
+    @registry.task()
+    async def fails() -> None:
+        await asyncio.sleep(0.05)
+        failed_at.append(time.perf_counter())
+        raise RuntimeError("boom")
+
+    report = await within(registry.run())
+    starts.returned = True
+    ran = len(starts.names)
+    await asyncio.sleep(0.3)  # a job left in the queue would start now that the workers are free
+
+    assert len(starts.names) == ran, "a queued job started after the run returned"
+    assert 0 < ran <= MAX_WORKERS
+    assert max(starts.times) < failed_at[0], "a body started after the failure"
+    stats = by_name(report)
+    sleepers = [stats[f"s{k}"] for k in range(count)]
+    assert {s.status for s in sleepers} == {"cancelled"}
+    # exactly the bodies that ran have an attempt; the others were cancelled before starting
+    assert sorted(s.task_name for s in sleepers if s.attempt_count == 1) == sorted(starts.names)
+    assert all(
+        s.attempt_count == 0 and s.attempt_statistics == []
+        for s in sleepers
+        if s.task_name not in starts.names
+    )
+    assert all(s.caused_by == "fails" for s in sleepers)
+
+
+async def test_queued_sync_job_never_starts_after_the_deadline():
+    starts = Starts()
+    registry = SchedulerRegistry("queued_after_deadline")
+    count = 3 * MAX_WORKERS
+    sync_sleepers(registry, count, 0.2, starts)
+
+    report = await within(registry.run(config=AstrumConfig(deadline=0.05)))
+    starts.returned = True
+    ran = len(starts.names)
+    await asyncio.sleep(0.45)  # the given-up threads end; a queued job would start meanwhile
+
+    assert starts.after_return == []
+    assert len(starts.names) == ran
+    assert 0 < ran <= MAX_WORKERS
+    stats = by_name(report)
+    sleepers = [stats[f"s{k}"] for k in range(count)]
+    assert {s.status for s in sleepers} == {"cancelled"}
+    given_up = {s.task_name for s in sleepers if s.attempt_count == 1}
+    assert given_up == set(starts.names)
+    for s in sleepers:
+        if s.task_name in given_up:
+            assert "worker thread could not be stopped" in s.error_message
+        else:
+            assert (s.error_message, s.attempt_count) == ("Task cancelled: the run deadline passed", 0)
+    assert report.error_summary[0] == (
+        f"Run deadline of 0.05 s exceeded: {ran} running task(s) cancelled, "
+        f"{count - ran} ready task(s) cancelled before they started, the others skipped."
+    )
+
+
+async def test_queued_sync_job_never_starts_after_the_caller_cancels_the_run():
+    starts = Starts()
+    registry = SchedulerRegistry("queued_after_cancel")
+    sync_sleepers(registry, 3 * MAX_WORKERS, 0.2, starts)
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(registry.run(), 0.05)
+    starts.returned = True
+    ran = len(starts.names)
+    await asyncio.sleep(0.3)
+
+    assert starts.after_return == []
+    assert 0 < ran <= MAX_WORKERS
 
 
 # -- nested runs from sync tasks ----------------------------------------------------------------
@@ -109,3 +352,12 @@ def test_nested_runs_from_sync_tasks_do_not_deadlock_the_worker_pool():
     assert report.execution_state == "completed"
     # the inner runs' sync tasks ran on workers of their own, not on the busy outer ones
     assert all(name.startswith("astrum-worker-1.") for name in report.results.values())
+
+
+def test_wait_for_ends_a_run_whose_sync_tasks_run_nested_runs():
+    outer, starts = nested_runs(MAX_WORKERS + 8, inner_seconds=0.2)
+
+    outcome = in_own_thread(lambda: asyncio.wait_for(outer.run(), 0.05))
+
+    assert isinstance(outcome, TimeoutError), outcome
+    assert 0 < len(starts.names) <= MAX_WORKERS  # the queued outer jobs never started

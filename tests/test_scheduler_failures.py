@@ -172,9 +172,13 @@ async def test_a_task_launched_beside_a_failing_task_does_not_begin_after_the_fa
     report = await within(scheduler.execute())
 
     assert report.execution_state == "failed"
-    # 'third' had not begun when 'fail' failed, so it must not begin afterwards
+    # 'third' had not begun when 'fail' failed, so it must not begin afterwards; it was ready,
+    # so it counts as cancelled (without an attempt), as if every task had its own asyncio task
     assert "third" not in started[started.index("fail") + 1 :], started
-    assert by_name(report)["third"].status == "skipped"
+    third = by_name(report)["third"]
+    assert (third.status, third.attempt_count, third.attempt_statistics) == ("cancelled", 0, [])
+    assert third.caused_by == "fail"
+    assert third.error_message == "Task cancelled due to previous failure"
 
 
 async def test_a_failure_is_noticed_at_once_not_after_slower_siblings():

@@ -33,8 +33,8 @@ class AstrumConfig:
             (strict pydantic validation); a mismatch fails the consuming task.
         failure_policy: ``"cancel"`` stops the run at the first final failure; ``"continue"``
             skips only the failed task's descendants and runs every independent branch to the end.
-        deadline: seconds the whole run may take; at the deadline running tasks are cancelled
-            (worker processes killed) and the rest skipped.
+        deadline: seconds the whole run may take; at the deadline running and ready tasks are
+            cancelled (worker processes killed) and the rest skipped.
         clock: the clock the engine sleeps and measures on (default: the real clock;
             tests pass :class:`astrum.testing.FakeClock`).
         hooks: :class:`~astrum.RunHook` objects told about the run's events.

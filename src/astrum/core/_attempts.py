@@ -42,7 +42,8 @@ async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dic
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling() and run.stopping():
-                log.append((started, run._now(), CANCELLED, None, waited))
+                if i not in run._withdrawn:  # withdrawn before a worker took it: no attempt ran
+                    log.append((started, run._now(), CANCELLED, None, waited))
             else:  # raised by the task itself or cancelled by someone else: failed, never retried
                 log.append((started, run._now(), FAILED, exc, waited))
             raise
@@ -102,16 +103,16 @@ async def _attempt(
     elif run.program.kinds[i] == ASYNC:
         work = fn(*args, **kwargs)
     else:
-        work = _in_thread_then_await(run, fn, args, kwargs)
+        work = _in_thread_then_await(run, i, fn, args, kwargs)
     if timeout is None:
         return await work
     return await _with_timeout(run, name, work, timeout, policy.isolation)
 
 
 async def _in_thread_then_await(
-    run: Run, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+    run: Run, i: int, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
 ) -> Any:
-    value = await run._in_thread(fn, args, kwargs, abandon=True)
+    value = await run._in_thread(i, fn, args, kwargs, abandon=True)
     if inspect.isawaitable(value):
         value = await value
     return value

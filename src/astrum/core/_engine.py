@@ -8,7 +8,8 @@ which the report is built.
 Invariants kept by :class:`Run`:
 
 * a task is launched at most once, and only after every dependency completed;
-* after the first final failure nothing new is launched;
+* after the first final failure nothing new is launched; tasks that were ready then
+  (waiting for a slot or a pool, or queued for a worker thread) are cancelled without running;
 * every launched task either finishes by itself or is cancelled *and awaited*
   before :meth:`Run.execute` returns or re-raises.
 """
@@ -127,8 +128,9 @@ class Run:
         # Sync tasks with nothing to await around them run straight in a worker thread
         # (no asyncio task); their results come back in batches through _drain_threads.
         self._threaded_fast = program.threaded()
-        # ... and a worker runs a sync child that only its task feeds at once (see Program.chain_next).
-        self._chain_next = program.chain_next() if bus is None else None
+        # ... and a worker runs a sync child that only its task feeds at once (see Program.chain_next);
+        # not under a deadline, which gives running threads up without waiting for such a decision.
+        self._chain_next = program.chain_next() if bus is None and program.deadline is None else None
         self._continued = bytearray(n) if self._chain_next is not None else None
         # Every task runs in a copy of this: the context the run was made (and executed) in.
         self._base_context = contextvars.copy_context()
@@ -139,6 +141,7 @@ class Run:
         self._in_threads = 0
         self._pool: WorkerPool | None = None
         self._queued: deque[Job] = deque()  # sync jobs no worker has taken yet (see astrum._threads)
+        self._withdrawn: set[int] = set()  # tasks whose attempt was withdrawn unstarted at the stop
         self._thread_results: deque[tuple[int, bool, Any, float, bool]] = deque()
         self._drain_scheduled = False
         self._threads_idle: asyncio.Future[None] | None = None
@@ -224,12 +227,18 @@ class Run:
         if done is None or done.done():
             return
         self.deadline_hit = True
-        self._failed = True
+        unstarted = len(self.finished)
+        self._halt()
+        unstarted = len(self.finished) - unstarted
         now = self._now()
         running = sum(1 for i in self.running if self.status[i] is None) + self._in_threads
+        others = (
+            f"{unstarted} ready task(s) cancelled before they started, the others skipped."
+            if unstarted
+            else "the tasks not yet started skipped."
+        )
         self.error_summary.append(
-            f"Run deadline of {seconds:g} s exceeded: {running} running task(s) cancelled, "
-            "the tasks not yet started skipped."
+            f"Run deadline of {seconds:g} s exceeded: {running} running task(s) cancelled, {others}"
         )
         # Threads cannot be stopped: give them up now and ignore their late results.
         for i, threaded in enumerate(self._threaded_fast):
@@ -255,7 +264,7 @@ class Run:
 
     async def _stop(self, *, include_tails: bool) -> None:
         """Cancel running tasks and wait until every one of them has ended."""
-        self._failed = True
+        self._halt()
         tails = self.program.tails
         while True:
             if self._in_threads:
@@ -275,6 +284,59 @@ class Run:
                 if not t.cancelling():  # a task already cancelled is left to finish its cleanup
                     t.cancel()
             await asyncio.wait(victims)
+
+    def _halt(self) -> None:
+        """The run stops (a final failure, the deadline, or cancellation): nothing starts any more.
+
+        A task whose inputs were all ready counts as started, so it is cancelled (without an
+        attempt: its body never runs): tasks waiting to be launched or for a pool slot, tasks
+        launched that have not begun, and sync jobs no worker thread has taken yet. Tasks whose
+        inputs were not ready stay unstarted and are reported skipped.
+        """
+        if self._failed:
+            return
+        self._failed = True
+        now = self._now()
+        tails = self.program.tails
+        began = self.began
+        pool_wait = self.pool_wait
+        for queue in (self._ready, *self._pool_waiting):
+            kept = [i for i in queue if i in tails]  # tail tasks are not the run's to cancel
+            for i in queue:
+                if i not in tails:
+                    if i in pool_wait:  # still waiting for its pool (or its turn after it): until now
+                        pool_wait[i] = now - pool_wait[i]
+                    self.end_at[i] = now
+                    self._cancelled(i)
+            queue.clear()
+            queue.extend(kept)
+        for i in self.running:
+            if not began[i] and i not in tails:
+                self.end_at[i] = now  # launched, first step not taken yet: it is cancelled next
+                self._cancelled(i)
+        queued = self._queued
+        while True:
+            try:
+                job = queued.popleft()  # taken back before any worker did: it never runs
+            except IndexError:
+                break
+            i = job[1]
+            began[i] = 0
+            self.end_at[i] = now
+            self._cancelled(i)
+            self._in_threads -= 1
+            self._leave(i)
+
+    def _cancelled(self, i: int) -> None:
+        """Record task ``i`` as cancelled by the stopping run at ``end_at[i]`` (once); a task
+        whose body never ran gets no attempt."""
+        if self.status[i] is not None:
+            return
+        if not self.began[i] or (i in self._withdrawn and not self.attempts.get(i)):
+            self.began[i] = 0
+            self.start_at[i] = self.end_at[i]
+        self.status[i] = CANCELLED
+        self.finished.append(i)
 
     def _pump(self) -> None:
         """Launch ready tasks (iteratively: eager tasks that finish at once only enqueue).
@@ -594,7 +656,10 @@ class Run:
 
     async def _node(self, i: int) -> Any:
         if self._failed and i not in self.program.tails:
-            # Launched together with a task that failed first: never begin (reported skipped).
+            # Launched together with a task that failed first: never begin (reported cancelled).
+            if self.status[i] is None:
+                self.end_at[i] = self._now()
+                self._cancelled(i)
             self._leave(i)
             return None
         program = self.program
@@ -630,9 +695,8 @@ class Run:
             task = asyncio.current_task()
             # Cancelled by the run, or (a tail task) by whoever holds it after the run returned.
             if task is not None and task.cancelling() and (self._failed or self._returned):
+                self._cancelled(i)
                 if self.began[i]:
-                    self.status[i] = CANCELLED
-                    self.finished.append(i)
                     self._record_cancelled_attempt(i)
                 self._leave(i)
                 raise
@@ -673,7 +737,7 @@ class Run:
         if kind == ASYNC:
             return await fn(*args, **kwargs)
         if kind == SYNC:
-            value = await self._in_thread(fn, args, kwargs)
+            value = await self._in_thread(i, fn, args, kwargs)
         else:
             value = fn(*args, **kwargs)
         if inspect.isawaitable(value):
@@ -681,12 +745,24 @@ class Run:
         return value
 
     async def _in_thread(
-        self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], *, abandon: bool = False
+        self,
+        i: int,
+        fn: Callable[..., Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        *,
+        abandon: bool = False,
     ) -> Any:
-        future = self._pool.run_in_thread(fn, args, kwargs).future  # type: ignore[union-attr]
+        """Run task ``i``'s sync ``fn`` in a worker thread and return its result."""
+        call = self._pool.run_in_thread(fn, args, kwargs)  # type: ignore[union-attr]
+        future = call.future
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            if not future.done() and call.withdraw():
+                if self._failed:
+                    self._withdrawn.add(i)  # no worker took it, and none will: no attempt ran
+                raise
             # A thread cannot be interrupted. Normally wait until it returns, so no work outlives
             # the run; at a timeout or the run deadline it is given up and its result discarded.
             if not future.done() and not abandon and not self.deadline_hit:
@@ -825,7 +901,7 @@ class Run:
         if program.failure_policy == CONTINUE and self.fatal is None:
             self._skip_descendants(i)
             return
-        self._failed = True
+        self._halt()
         tails = program.tails
         for j, task in self.running.items():
             if j not in tails and not task.cancelling():
@@ -927,11 +1003,12 @@ class Run:
 
 
 def attempt_rows(run: Run, i: int) -> Sequence[AttemptRow]:
-    """The attempts of task ``i``: recorded ones, or the single implied one."""
+    """The attempts of task ``i``: recorded ones, or the single implied one (none if its
+    body never ran)."""
     log = run.attempts.get(i)
     if log is not None:
         return log
     status = run.status[i]
-    if status is None:
+    if status is None or not run.began[i]:
         return ()
     return ((run.start_at[i], run.end_at[i], status, run.exceptions.get(i), 0.0),)

@@ -33,8 +33,9 @@ class TaskStatus(str, Enum):
     """Final status of one task in a report (``TaskExecutionStatistics.status``).
 
     ``completed``: returned a value. ``failed``: raised on its last attempt.
-    ``cancelled``: was running when the run stopped. ``skipped``: never started,
-    because another task failed first (``caused_by`` names it).
+    ``cancelled``: was running, or ready to start, when the run stopped.
+    ``skipped``: its inputs never became ready, because another task failed
+    first (``caused_by`` names it) or the run stopped.
     """
 
     COMPLETED = "completed"
