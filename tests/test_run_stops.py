@@ -10,6 +10,7 @@ their own timeout or the deadline gives a thread up).
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Awaitable
@@ -284,6 +285,62 @@ async def test_queued_sync_job_never_starts_after_the_caller_cancels_the_run():
 
     assert starts.after_return == []
     assert 0 < ran <= MAX_WORKERS
+
+
+# -- running sync tasks are awaited; only a real timeout gives a thread up -----------------------
+
+
+async def test_a_sync_task_with_a_timeout_is_awaited_when_a_sibling_fails():
+    ended: list[str] = []
+    registry = SchedulerRegistry("timeout_awaited")
+
+    @registry.task()
+    async def fails() -> None:
+        await asyncio.sleep(0.05)
+        raise RuntimeError("boom")
+
+    @registry.task(timeout=5)
+    def crunch() -> str:
+        time.sleep(0.3)
+        ended.append("crunch")
+        return "crunched"
+
+    report = await within(registry.run())
+
+    assert ended == ["crunch"], "run() returned while the sync task was still running"
+    stats = by_name(report)
+    assert (stats["crunch"].status, stats["crunch"].attempt_count) == ("cancelled", 1)
+    assert "crunch" not in report.results
+
+
+def unretrieved_errors(loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
+    """Start collecting what the loop's exception handler is told."""
+    seen: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: seen.append(context))
+    return seen
+
+
+@pytest.mark.parametrize("stop", ["timeout", "deadline"])
+async def test_a_late_error_of_a_given_up_thread_is_never_left_unretrieved(stop):
+    seen = unretrieved_errors(asyncio.get_running_loop())
+    registry = SchedulerRegistry("late_error")
+    timeout = 0.05 if stop == "timeout" else 5
+
+    @registry.task(timeout=timeout)
+    def late() -> None:
+        time.sleep(0.2)
+        raise ValueError("late")
+
+    config = AstrumConfig(deadline=0.05) if stop == "deadline" else AstrumConfig()
+    report = await within(registry.run(config=config))
+    status = by_name(report)["late"].status
+    del report  # nothing of the run stays referenced: its futures can be collected
+    await asyncio.sleep(0.35)  # the thread raises meanwhile
+    gc.collect()
+    await asyncio.sleep(0)
+
+    assert status == ("timed_out" if stop == "timeout" else "cancelled")
+    assert [c.get("message") for c in seen] == []
 
 
 # -- nested runs from sync tasks ----------------------------------------------------------------

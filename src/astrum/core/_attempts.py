@@ -96,6 +96,7 @@ async def _attempt(
     """One attempt: in a worker process if isolated, bounded by the policy's timeout."""
     fn = run.program.fns[i]
     timeout = policy.timeout
+    expired: list[bool] | None = None
     if policy.isolation == "process":
         work: Any = run_in_process(fn, args, kwargs)
     elif timeout is None:
@@ -103,23 +104,27 @@ async def _attempt(
     elif run.program.kinds[i] == ASYNC:
         work = fn(*args, **kwargs)
     else:
-        work = _in_thread_then_await(run, i, fn, args, kwargs)
+        expired = []  # holds True once the timeout fired: only then is the worker thread given up
+        work = _in_thread_then_await(run, i, fn, args, kwargs, expired)
     if timeout is None:
         return await work
-    return await _with_timeout(run, name, work, timeout, policy.isolation)
+    return await _with_timeout(run, name, work, timeout, policy.isolation, expired)
 
 
 async def _in_thread_then_await(
-    run: Run, i: int, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+    run: Run, i: int, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], expired: list[bool]
 ) -> Any:
-    value = await run._in_thread(i, fn, args, kwargs, abandon=True)
+    value = await run._in_thread(i, fn, args, kwargs, expired)
     if inspect.isawaitable(value):
         value = await value
     return value
 
 
-async def _with_timeout(run: Run, name: str, work: Any, timeout: float, isolation: str) -> Any:
-    """Await ``work`` for at most ``timeout`` seconds of the run's clock."""
+async def _with_timeout(
+    run: Run, name: str, work: Any, timeout: float, isolation: str, expired: list[bool] | None = None
+) -> Any:
+    """Await ``work`` for at most ``timeout`` seconds of the run's clock (``expired`` is told when
+    the timeout fires)."""
     loop = run._loop
     assert loop is not None
     job = loop.create_task(work)
@@ -134,6 +139,8 @@ async def _with_timeout(run: Run, name: str, work: Any, timeout: float, isolatio
     if job.done():
         timer.cancel()
         return job.result()
+    if expired is not None:
+        expired.append(True)
     job.cancel()
     await asyncio.wait([job])
     if not job.cancelled():

@@ -750,10 +750,13 @@ class Run:
         fn: Callable[..., Any],
         args: list[Any],
         kwargs: dict[str, Any],
-        *,
-        abandon: bool = False,
+        expired: list[bool] | None = None,
     ) -> Any:
-        """Run task ``i``'s sync ``fn`` in a worker thread and return its result."""
+        """Run task ``i``'s sync ``fn`` in a worker thread and return its result.
+
+        ``expired`` is the attempt's timeout flag: once it holds ``True``, a cancellation
+        gives the thread up instead of waiting for it.
+        """
         call = self._pool.run_in_thread(fn, args, kwargs)  # type: ignore[union-attr]
         future = call.future
         try:
@@ -763,12 +766,11 @@ class Run:
                 if self._failed:
                     self._withdrawn.add(i)  # no worker took it, and none will: no attempt ran
                 raise
-            # A thread cannot be interrupted. Normally wait until it returns, so no work outlives
-            # the run; at a timeout or the run deadline it is given up and its result discarded.
-            if not future.done() and not abandon and not self.deadline_hit:
+            future.add_done_callback(_retrieve)  # a late outcome is discarded, never left unretrieved
+            # A thread cannot be interrupted: wait until it returns, so no work outlives the run.
+            # Only a timeout of its own or the run deadline gives it up.
+            if not future.done() and not expired and not self.deadline_hit:
                 await asyncio.wait([future])
-            if future.done() and not future.cancelled():
-                future.exception()  # mark retrieved; the late result is discarded
             raise
 
     def _record_cancelled_attempt(self, i: int) -> None:
@@ -1000,6 +1002,11 @@ class Run:
     def wall(self, perf: float) -> float:
         """Convert a ``perf_counter`` reading of this run to epoch seconds."""
         return self.epoch0 + (perf - self.perf0)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # marks a late error retrieved: its thread was given up
 
 
 def attempt_rows(run: Run, i: int) -> Sequence[AttemptRow]:
