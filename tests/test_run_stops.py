@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from astrum import AstrumConfig, ExecutionReport, RunHook, SchedulerRegistry
+from astrum import AstrumConfig, ExecutionReport, Retry, RunHook, SchedulerRegistry
 from astrum._threads import MAX_WORKERS
+from astrum.testing import FakeClock
 
 
 async def within(awaitable: Awaitable[Any], seconds: float = 10) -> Any:
@@ -418,3 +419,39 @@ def test_wait_for_ends_a_run_whose_sync_tasks_run_nested_runs():
 
     assert isinstance(outcome, TimeoutError), outcome
     assert 0 < len(starts.names) <= MAX_WORKERS  # the queued outer jobs never started
+
+
+# -- retries --------------------------------------------------------------------------------------
+
+
+async def test_a_cancel_during_retry_backoff_records_no_phantom_attempt():
+    clock = FakeClock()
+    bodies: list[float] = []
+    starts: list[int] = []
+
+    class Recorder(RunHook):
+        def on_task_start(self, event) -> None:
+            if event.task_id == "flaky":
+                starts.append(event.attempt)
+
+    registry = SchedulerRegistry("backoff_cancel")
+
+    @registry.task(retry=Retry(retries=2, delay=1.0, jitter=0))
+    async def flaky() -> None:
+        bodies.append(clock.now())
+        raise ConnectionError("reset")
+
+    @registry.task()
+    async def fails() -> None:
+        await clock.sleep(0.5)  # while flaky waits 1 s before its second attempt
+        raise RuntimeError("boom")
+
+    report = await within(registry.run(config=AstrumConfig(clock=clock, hooks=[Recorder()])))
+
+    assert bodies == [0.0]
+    assert starts == [1]
+    stat = by_name(report)["flaky"]
+    assert stat.status == "cancelled"
+    assert stat.attempt_count == 1
+    assert [(a.status, a.will_retry) for a in stat.attempt_statistics] == [("failed", False)]
+    assert stat.end_time - stat.start_time == pytest.approx(0.5)  # the task ended at the stop

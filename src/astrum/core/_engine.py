@@ -695,9 +695,7 @@ class Run:
             task = asyncio.current_task()
             # Cancelled by the run, or (a tail task) by whoever holds it after the run returned.
             if task is not None and task.cancelling() and (self._failed or self._returned):
-                self._cancelled(i)
-                if self.began[i]:
-                    self._record_cancelled_attempt(i)
+                self._cancelled(i)  # a cancellation between attempts belongs to the task, not to an attempt
                 self._leave(i)
                 raise
             # The task raised CancelledError itself, or something other than the run cancelled it:
@@ -772,11 +770,6 @@ class Run:
             if not future.done() and not expired and not self.deadline_hit:
                 await asyncio.wait([future])
             raise
-
-    def _record_cancelled_attempt(self, i: int) -> None:
-        log = self.attempts.get(i)
-        if log is not None and (not log or log[-1][2] != CANCELLED):
-            log.append((self.start_at[i], self.end_at[i], CANCELLED, None, 0.0))
 
     # -- bookkeeping ---------------------------------------------------------------------
 
