@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from astrum import AstrumConfig, ExecutionReport, Retry, RunHook, SchedulerRegistry
-from astrum._threads import MAX_WORKERS
+from astrum.core._threads import MAX_WORKERS
 from astrum.testing import FakeClock
 
 

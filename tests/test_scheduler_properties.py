@@ -27,8 +27,8 @@ from astrum import (
     ExecutionReport,
     SchedulerRegistry,
     TaskOrder,
-    _threads,  # the worker pool: its queue shows jobs no worker has taken yet
 )
+from astrum.core import _threads  # the worker pool: its queue shows jobs no worker has taken yet
 
 
 class Boom(Exception):

@@ -140,7 +140,7 @@ class Run:
         self._retired: set[Spare] = set()  # spares given up after a first step changed them, until they end
         self._in_threads = 0
         self._pool: WorkerPool | None = None
-        self._queued: deque[Job] = deque()  # sync jobs no worker has taken yet (see astrum._threads)
+        self._queued: deque[Job] = deque()  # sync jobs no worker has taken yet (see astrum.core._threads)
         self._withdrawn: set[int] = set()  # tasks whose attempt was withdrawn unstarted at the stop
         self._thread_results: deque[tuple[int, bool, Any, float, bool]] = deque()
         self._drain_scheduled = False
