@@ -20,8 +20,9 @@ import pytest
 
 from astrum import AstrumConfig, ExecutionState, F, Ref, RegisteredTask, RunContext, SchedulerRegistry, T
 from astrum.authoring._transport import From, _parse_full, parse_callable, parse_plain
-from astrum.core._engine import _LAUNCH_BATCH, Run
+from astrum.core._engine import Run
 from astrum.core._program import NO_RESULT
+from astrum.core._run_data import _LAUNCH_BATCH
 
 
 def sync_chain(
