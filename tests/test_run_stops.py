@@ -288,6 +288,105 @@ async def test_queued_sync_job_never_starts_after_the_caller_cancels_the_run():
     assert 0 < ran <= MAX_WORKERS
 
 
+class TaskEvents(RunHook):
+    """The task events hooks hear, in order, as ``(kind, task, attempt)``."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, int]] = []
+
+    def on_task_start(self, event) -> None:
+        self.seen.append(("start", event.task_id, event.attempt))
+
+    def on_task_success(self, event) -> None:
+        self.seen.append(("success", event.task_id, event.attempt))
+
+    def on_task_failure(self, event) -> None:
+        self.seen.append(("failure", event.task_id, event.attempt))
+
+    def on_task_cancel(self, event) -> None:
+        self.seen.append(("cancel", event.task_id, event.attempt))
+
+    def of(self, task: str) -> list[tuple[str, int]]:
+        return [(kind, attempt) for kind, name, attempt in self.seen if name == task]
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"retry": 1}, {"timeout": 5}], ids=["thread-lane", "retry", "timeout"]
+)
+async def test_a_queued_sync_job_withdrawn_at_a_stop_gets_no_start_event(options):
+    starts = Starts()
+    events = TaskEvents()
+    registry = SchedulerRegistry("withdrawn_events")
+    count = 3 * MAX_WORKERS  # more than the worker threads: most jobs wait in the queue
+    sync_sleepers(registry, count, 0.2, starts, **options)
+
+    @registry.task()
+    async def fails() -> None:
+        await asyncio.sleep(0.05)
+        raise RuntimeError("boom")
+
+    report = await within(registry.run(config=AstrumConfig(hooks=[events])))
+
+    announced = [name for kind, name, _ in events.seen if kind == "start" and name != "fails"]
+    assert sorted(announced) == sorted(starts.names), "task_start events and bodies that ran differ"
+    assert 0 < len(announced) < count
+    stats = by_name(report)
+    for k in range(count):
+        name = f"s{k}"
+        if name in starts.names:
+            assert stats[name].attempt_count == 1
+            assert events.of(name) == [("start", 1), ("cancel", 1)]
+        else:  # withdrawn before a worker took it: cancelled, with no attempt and no start
+            assert (stats[name].status, stats[name].attempt_count) == ("cancelled", 0)
+            assert events.of(name) == [("cancel", 0)]
+
+
+async def test_sync_jobs_given_up_at_the_deadline_get_a_start_event_and_withdrawn_ones_none():
+    starts = Starts()
+    events = TaskEvents()
+    registry = SchedulerRegistry("deadline_events")
+    count = 3 * MAX_WORKERS
+    sync_sleepers(registry, count, 0.2, starts)
+
+    report = await within(registry.run(config=AstrumConfig(deadline=0.05, hooks=[events])))
+    await asyncio.sleep(0.25)  # the given-up threads end
+
+    stats = by_name(report)
+    given_up = {f"s{k}" for k in range(count) if stats[f"s{k}"].attempt_count == 1}
+    assert given_up == set(starts.names)
+    assert 0 < len(given_up) < count
+    for k in range(count):
+        name = f"s{k}"
+        assert events.of(name) == ([("start", 1), ("cancel", 1)] if name in given_up else [("cancel", 0)])
+
+
+@pytest.mark.parametrize("options", [{}, {"retry": 1}], ids=["thread-lane", "retry"])
+async def test_a_sync_task_start_event_arrives_while_its_body_runs(options):
+    events = TaskEvents()
+    heard = threading.Event()
+
+    class StartListener(RunHook):
+        def on_task_start(self, event) -> None:
+            if event.task_id == "work":
+                heard.set()
+
+    registry = SchedulerRegistry("start_while_running")
+
+    def work() -> bool:
+        return heard.wait(5)  # the loop hears of the start while the body runs
+
+    registry.register(work, "work", **options)
+
+    @registry.task(depends_on=["work"])
+    def after() -> None: ...
+
+    report = await within(registry.run(config=AstrumConfig(hooks=[StartListener(), events])))
+
+    assert report.results["work"] is True
+    assert events.of("work") == [("start", 1), ("success", 1)]
+    assert events.seen.index(("success", "work", 1)) < events.seen.index(("start", "after", 1))
+
+
 # -- running sync tasks are awaited; only a real timeout gives a thread up -----------------------
 
 

@@ -36,10 +36,11 @@ async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dic
         if context_params is not None and context_params[i]:
             run._inject_context(i, kwargs, attempt)
         if run.bus is not None:
-            run._task_event("task_start", i, attempt)
+            run._start_event(i, attempt)
         try:
             value = await _attempt(run, i, name, args, kwargs, policy)
         except asyncio.CancelledError as exc:
+            run._start_due.pop(i, None)  # a body that never began gets no task_start
             task = asyncio.current_task()
             if task is not None and task.cancelling() and run.stopping():
                 if i not in run._withdrawn:  # withdrawn before a worker took it: no attempt ran

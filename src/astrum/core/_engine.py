@@ -142,7 +142,7 @@ class Run(RunLaunch, RunThreads, RunOutcome, RunSlots):
                 if program.context_params is not None and program.context_params[i]:
                     self._inject_context(i, kwargs, 1)
                 if self.bus is not None:
-                    self._task_event("task_start", i, 1)
+                    self._start_event(i, 1)
             if program.policies[i] is not None:
                 value = await run_attempts(self, i, name, args, kwargs)
             elif program.kinds[i] == ASYNC:

@@ -98,6 +98,9 @@ class RunData:
         self._pool: WorkerPool | None = None
         self._queued: deque[Job] = deque()  # sync jobs no worker has taken yet (see astrum.core._threads)
         self._withdrawn: set[int] = set()  # tasks whose attempt was withdrawn unstarted at the stop
+        # With hooks: task -> attempt whose sync body waits for a worker thread; its task_start
+        # comes when a worker takes the job (see RunThreads._start_event), never if it is withdrawn.
+        self._start_due: dict[int, int] = {}
         self._thread_results: deque[tuple[int, bool, Any, float, bool]] = deque()
         self._drain_scheduled = False
         self._threads_idle: asyncio.Future[None] | None = None
@@ -166,6 +169,8 @@ class RunData:
         end: float | None = None,
     ) -> None:
         assert self.bus is not None
+        if self._start_due and kind != "task_start" and i in self._start_due:
+            self._announce_start(i)  # it began, but the worker's word of it is not here yet
         if attempt == 0:  # the task's last attempt
             log = self.attempts.get(i)
             attempt = len(log) if log else 1
@@ -183,6 +188,10 @@ class RunData:
                 delay=delay,
             )
         )
+
+    def _announce_start(self, i: int) -> None:
+        """Emit the ``task_start`` still due for task ``i``: a worker thread took its job."""
+        self._task_event("task_start", i, self._start_due.pop(i))
 
     # -- what the report reads --------------------------------------------------------------
 

@@ -139,8 +139,6 @@ class RunLaunch(RunData):
         context_params = program.context_params
         if context_params is not None and context_params[i]:
             self._inject_context(i, kwargs, 1)
-        if self.bus is not None:
-            self._task_event("task_start", i, 1)
         return args, kwargs
 
     # -- async tasks whose first step runs inline (Python 3.11) ------------------------------
@@ -152,6 +150,8 @@ class RunLaunch(RunData):
         if call is None:
             return
         args, kwargs = call
+        if self.bus is not None:
+            self._task_event("task_start", i, 1)
         program = self.program
         name = self.names[i]
         spare = self._spare

@@ -160,6 +160,8 @@ class RunOutcome(RunData):
         for i, threaded in enumerate(self._threaded_fast):
             if threaded and self.status[i] is None and self.began[i] and i not in self.abandoned:
                 self.abandoned.add(i)
+                if self._start_due and i in self._start_due:
+                    self._announce_start(i)  # a worker took it: its body began
                 self.status[i] = CANCELLED
                 self.end_at[i] = now
                 self.finished.append(i)
@@ -237,6 +239,7 @@ class RunOutcome(RunData):
             except IndexError:
                 break
             i = job[1]
+            self._start_due.pop(i, None)  # hooks hear of no start
             began[i] = 0
             self.end_at[i] = now
             self._cancelled(i)

@@ -16,9 +16,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ._program import CANCELLED, is_fatal
+from ._program import CANCELLED, SYNC, is_fatal
 from ._run_data import RunData
-from ._threads import Job
+from ._threads import Announced, Job
 
 __all__ = ["RunThreads"]
 
@@ -33,9 +33,37 @@ class RunThreads(RunData):
             return
         args, kwargs = call
         self._in_threads += 1
+        fn = self.program.fns[i]
+        if self.bus is not None:
+            self._start_due[i] = 1
+            fn = self._announced(i, fn)
         queued = self._queued
-        queued.append((self, i, self.program.fns[i], args, kwargs, self._base_context.copy()))
+        queued.append((self, i, fn, args, kwargs, self._base_context.copy()))
         self._pool.submit(queued)  # type: ignore[union-attr]
+
+    # -- start events of sync bodies (only when hooks listen) ---------------------------------
+
+    def _start_event(self, i: int, attempt: int) -> None:
+        """Attempt ``attempt`` of task ``i`` begins: emit its ``task_start``, or, for a sync body
+        that waits for a worker thread, when a worker takes the job (a job withdrawn at a stop
+        never runs and gets none)."""
+        policy = self.program.policies[i]
+        if self.program.kinds[i] == SYNC and (policy is None or policy.isolation != "process"):
+            self._start_due[i] = attempt  # see _in_thread
+        else:
+            self._task_event("task_start", i, attempt)
+
+    def _announced(self, i: int, fn: Callable[..., Any]) -> Announced:
+        """``fn`` for a worker thread, announcing the due start of task ``i`` when it begins."""
+        assert self._loop is not None
+        return Announced(fn, self._loop, self._body_began, i, self._start_due[i])
+
+    def _body_began(self, i: int, attempt: int) -> None:
+        """On the loop: a worker took the job of attempt ``attempt`` of task ``i``."""
+        if self._start_due.get(i) == attempt:  # not announced yet (by its end, or at a stop)
+            self._announce_start(i)
+
+    # -- thread results ----------------------------------------------------------------------
 
     def thread_result(self, key: int, ok: bool, value: Any) -> Job | None:
         """Called in a worker thread when a sync task returns or raises.
@@ -125,6 +153,8 @@ class RunThreads(RunData):
         ``expired`` is the attempt's timeout flag: once it holds ``True``, a cancellation
         gives the thread up instead of waiting for it.
         """
+        if self._start_due and i in self._start_due:
+            fn = self._announced(i, fn)
         call = self._pool.run_in_thread(fn, args, kwargs)  # type: ignore[union-attr]
         future = call.future
         try:
@@ -133,7 +163,10 @@ class RunThreads(RunData):
             if not future.done() and call.withdraw():
                 if self._failed:
                     self._withdrawn.add(i)  # no worker took it, and none will: no attempt ran
+                self._start_due.pop(i, None)  # ... and hooks hear of no start
                 raise
+            if self._start_due and i in self._start_due:
+                self._announce_start(i)  # a worker took it: its body began
             future.add_done_callback(_retrieve)  # a late outcome is discarded, never left unretrieved
             # A thread cannot be interrupted: wait until it returns, so no work outlives the run.
             # Only a timeout of its own or the run deadline gives it up.

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["MAX_WORKERS", "Job", "ThreadCall", "ThreadResultSink", "WorkerPool", "worker_pool"]
+__all__ = ["MAX_WORKERS", "Announced", "Job", "ThreadCall", "ThreadResultSink", "WorkerPool", "worker_pool"]
 
 #: Threads start on demand; blocking sync tasks beyond this many wait for a free thread.
 MAX_WORKERS = max(32, 8 * (os.cpu_count() or 1))
@@ -148,6 +148,38 @@ class ThreadCall:
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting any more
         return None
+
+
+class Announced:
+    """A job's callable that first tells the loop, in the worker, that the body begins.
+
+    ``began(key, attempt)`` is called soon on ``loop``, ahead of anything the job's
+    outcome schedules there; a job withdrawn before a worker takes it calls nothing.
+    Used only when hooks listen: their ``task_start`` comes when the body begins.
+    """
+
+    __slots__ = ("attempt", "began", "fn", "key", "loop")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        loop: asyncio.AbstractEventLoop,
+        began: Callable[[int, int], object],
+        key: int,
+        attempt: int,
+    ) -> None:
+        self.fn = fn
+        self.loop = loop
+        self.began = began
+        self.key = key
+        self.attempt = attempt
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            self.loop.call_soon_threadsafe(self.began, self.key, self.attempt)
+        except RuntimeError:
+            pass  # the loop is closed: nobody listens any more
+        return self.fn(*args, **kwargs)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

@@ -71,7 +71,7 @@ class RunHook:
         """The run is over; ``event.report`` is its report."""
 
     def on_task_start(self, event: TaskEvent) -> Any:
-        """An attempt of a task begins."""
+        """An attempt of a task begins (a sync one: when a worker thread takes it)."""
 
     def on_task_success(self, event: TaskEvent) -> Any:
         """A task returned."""
