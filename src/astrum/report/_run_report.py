@@ -1,10 +1,14 @@
-"""Turn a finished :class:`~astrum.core._engine.Run` into an :class:`~astrum.ExecutionReport`."""
+"""Turn a finished :class:`~astrum.core._engine.Run` into an :class:`~astrum.ExecutionReport`.
+
+The report reads only the run's data (:class:`~astrum.core._run_data.RunData`): its counts
+and summary are made at once, its per-task parts (:class:`_Parts`) on first access.
+"""
 
 from __future__ import annotations
 
 from .._errors import describe_exception
-from ..core._engine import Run, attempt_rows
 from ..core._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
+from ..core._run_data import RunData, attempt_rows
 from ._plan import build_plan
 from ._report import (
     ExecutionReport,
@@ -19,7 +23,7 @@ __all__ = ["report_from_run"]
 SKIPPED = "skipped"
 
 
-def report_from_run(run: Run, *, total_start: float, planning_duration: float) -> ExecutionReport:
+def report_from_run(run: RunData, *, total_start: float, planning_duration: float) -> ExecutionReport:
     """Build the report of ``run``; per-task objects are created lazily on first access.
 
     Args:
@@ -28,16 +32,38 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
         planning_duration: seconds spent validating and compiling before the run began.
     """
     program = run.program
-    graph = program.graph
-    names = graph.names
-    tails = program.tails
-    # Tail tasks may still finish after the report is made: freeze what it describes.
-    status = list(run.status) if tails else run.status
-    finished = list(run.finished) if tails else run.finished
-    successful = status.count(COMPLETED)
-    failed = status.count(FAILED) + status.count(TIMED_OUT)
-    end_epoch = run.wall(run.perf_end)
-    failed_run = run.failed
+    names = program.graph.names
+    parts = _Parts(run)
+    status = parts.status
+    return ExecutionReport(
+        total_start_time=total_start,
+        total_end_time=parts.end_epoch,
+        total_duration=parts.end_epoch - total_start,
+        planning_duration=planning_duration,
+        execution_duration=run.perf_end - run.perf0,
+        total_tasks=len(program.graph),
+        total_stages=program.stage_count,
+        max_parallelism=program.max_parallelism,
+        successful_tasks=status.count(COMPLETED),
+        failed_tasks=status.count(FAILED) + status.count(TIMED_OUT),
+        execution_state="failed" if parts.failed_run else "completed",
+        error_summary=_error_summary(run),
+        tail_tasks={names[i]: t for i, t in run.tail_tasks.items()},
+        exceptions={names[i]: e for i, e in run.exceptions.items()},
+        _lazy=_LazyParts(
+            parts.task_statistics,
+            parts.stage_statistics,
+            parts.original_tasks,
+            parts.critical_path,
+            lambda: run.results,
+        ),
+    )
+
+
+def _error_summary(run: RunData) -> list[str]:
+    """The run's summary lines, led by one naming its first failure (upstream's wording)."""
+    program = run.program
+    names = program.graph.names
     summary = list(run.error_summary)
     culprit = run.first_failure
     if culprit is not None:
@@ -51,23 +77,42 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
         summary.insert(
             0, f"Run finished with failures; first failed task '{names[tail]}': {run.exceptions[tail]}"
         )
-    # Tail tasks still running when the run returned are reported only through tail_tasks;
-    # one that never began (a failed dependency, the run stopped first) is skipped like any task.
-    unreported = {i for i, t in run.tail_tasks.items() if status[i] is None and not t.done()}
-    culprit_name = names[culprit] if culprit is not None else None
+    return summary
 
-    pools = program.pools
 
-    def pool_of(i: int) -> str | None:
-        return program.pool_names[pools[i]] if pools is not None and pools[i] >= 0 else None
+class _Parts:
+    """The per-task parts of a report, each built when first read from what the run recorded."""
 
-    def task_statistics() -> list[TaskExecutionStatistics]:
+    def __init__(self, run: RunData) -> None:
+        self.run = run
+        tails = run.program.tails
+        # Tail tasks may still finish after the report is made: freeze what it describes.
+        self.status = status = list(run.status) if tails else run.status
+        self.finished = list(run.finished) if tails else run.finished
+        self.end_epoch = run.wall(run.perf_end)
+        self.failed_run = run.failed
+        # Tail tasks still running when the run returned are reported only through tail_tasks;
+        # one that never began (a failed dependency, the run stopped first) is skipped like any task.
+        self.unreported = {i for i, t in run.tail_tasks.items() if status[i] is None and not t.done()}
+        self.culprit = culprit = run.first_failure
+        self.culprit_name = run.program.graph.names[culprit] if culprit is not None else None
+
+    def task_statistics(self) -> list[TaskExecutionStatistics]:
+        """Tasks that ended, in the order they ended, then those that never started."""
+        run = self.run
+        program = run.program
+        graph = program.graph
+        names = graph.names
+        status = self.status
+        culprit_name = self.culprit_name
+        failed_run = self.failed_run
+        pools = program.pools
         wall = run.wall
         levels = graph.levels
         retries = program.retries
         stats: list[TaskExecutionStatistics] = []
         append = stats.append
-        for i in finished:
+        for i in self.finished:
             st = status[i]
             start = wall(run.start_at[i])
             end = wall(run.end_at[i])
@@ -93,23 +138,6 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                 )
                 for k, (a_start, a_end, a_status, a_exc, a_delay) in enumerate(rows, start=1)
             ]
-            if st in (FAILED, TIMED_OUT):
-                message: str | None = describe_exception(exc) if exc is not None else None
-            elif st == CANCELLED and i in run.abandoned:
-                message = (
-                    "Task cancelled: the run deadline passed; its worker thread could not be stopped "
-                    "and runs on, its late result is discarded"
-                )
-            elif (
-                st == CANCELLED
-                and run.deadline_hit
-                and (culprit is None or program.failure_policy == CONTINUE)
-            ):
-                message = "Task cancelled: the run deadline passed"
-            elif st == CANCELLED:
-                message = "Task cancelled due to previous failure" if failed_run else "Task cancelled"
-            else:
-                message = None
             append(
                 TaskExecutionStatistics(
                     task_name=names[i],
@@ -118,7 +146,7 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                     end_time=end,
                     duration=run.end_at[i] - run.start_at[i],
                     status=st or SKIPPED,
-                    error_message=message,
+                    error_message=None if st == COMPLETED else self._end_message(i, st, exc),
                     retry=retries[i],
                     attempt_count=len(attempts),
                     attempt_statistics=attempts,
@@ -131,21 +159,53 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                         and not (run.deadline_hit and program.failure_policy == CONTINUE)
                         else None
                     ),
-                    pool=pool_of(i),
+                    pool=program.pool_names[pools[i]] if pools is not None and pools[i] >= 0 else None,
                     pool_queued_duration=run.pool_wait.get(i, 0.0),
                 )
             )
+        self._add_skipped(stats)
+        return stats
+
+    def _end_message(self, i: int, st: str | None, exc: BaseException | None) -> str | None:
+        """The error message of task ``i``, which ended failed, timed out or cancelled."""
+        run = self.run
+        if st in (FAILED, TIMED_OUT):
+            return describe_exception(exc) if exc is not None else None
+        if st == CANCELLED and i in run.abandoned:
+            return (
+                "Task cancelled: the run deadline passed; its worker thread could not be stopped "
+                "and runs on, its late result is discarded"
+            )
+        if (
+            st == CANCELLED
+            and run.deadline_hit
+            and (self.culprit is None or run.program.failure_policy == CONTINUE)
+        ):
+            return "Task cancelled: the run deadline passed"
+        if st == CANCELLED:
+            return "Task cancelled due to previous failure" if self.failed_run else "Task cancelled"
+        return None
+
+    def _add_skipped(self, stats: list[TaskExecutionStatistics]) -> None:
+        """Append the statistics of the tasks that never started, each with why."""
+        run = self.run
+        graph = run.program.graph
+        names = graph.names
+        levels = graph.levels
+        retries = run.program.retries
+        end_epoch = self.end_epoch
+        unreported = self.unreported
         skip_cause = run.skip_cause
-        for i, st in enumerate(status):
+        for i, st in enumerate(self.status):
             if st is None and i not in unreported:
-                cause = names[skip_cause[i]] if i in skip_cause else culprit_name
+                cause = names[skip_cause[i]] if i in skip_cause else self.culprit_name
                 if cause:
                     skip_message = f"Skipped: task '{cause}' failed before this task could start"
                 elif run.deadline_hit:
                     skip_message = "Skipped: the run deadline passed before this task could start"
                 else:
                     skip_message = "Skipped: the run stopped before this task could start"
-                append(
+                stats.append(
                     TaskExecutionStatistics(
                         task_name=names[i],
                         stage_id=levels[i],
@@ -158,9 +218,12 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
                         caused_by=cause,
                     )
                 )
-        return stats
 
-    def stage_statistics() -> list[TaskStageStatistics]:
+    def stage_statistics(self) -> list[TaskStageStatistics]:
+        """Per stage of the stage view that any task started in: its span and members."""
+        run = self.run
+        graph = run.program.graph
+        status = self.status
         plan = build_plan(graph)
         wall = run.wall
         out: list[TaskStageStatistics] = []
@@ -186,39 +249,25 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
             )
         return out
 
-    def original_tasks() -> dict[str, list[str]]:
+    def original_tasks(self) -> dict[str, list[str]]:
+        """Each task's dependencies by name."""
+        graph = self.run.program.graph
+        names = graph.names
         return {name: [names[p] for p in parents] for name, parents in zip(names, graph.parents, strict=True)}
 
-    def critical_path() -> list[str]:
-        ended = [i for i in finished if status[i] is not None and i not in unreported]
+    def critical_path(self) -> list[str]:
+        """From the task that ended last, back through the dependency that ended last each time."""
+        status = self.status
+        unreported = self.unreported
+        ended = [i for i in self.finished if status[i] is not None and i not in unreported]
         if not ended:
             return []
-        end_at = run.end_at
+        graph = self.run.program.graph
+        end_at = self.run.end_at
         node = max(ended, key=end_at.__getitem__)
         path = [node]
         while graph.parents[node]:
             node = max(graph.parents[node], key=end_at.__getitem__)
             path.append(node)
         path.reverse()
-        return [names[i] for i in path]
-
-    state = "failed" if failed_run else "completed"
-    return ExecutionReport(
-        total_start_time=total_start,
-        total_end_time=end_epoch,
-        total_duration=end_epoch - total_start,
-        planning_duration=planning_duration,
-        execution_duration=run.perf_end - run.perf0,
-        total_tasks=len(graph),
-        total_stages=program.stage_count,
-        max_parallelism=program.max_parallelism,
-        successful_tasks=successful,
-        failed_tasks=failed,
-        execution_state=state,
-        error_summary=summary,
-        tail_tasks={names[i]: t for i, t in run.tail_tasks.items()},
-        exceptions={names[i]: e for i, e in run.exceptions.items()},
-        _lazy=_LazyParts(
-            task_statistics, stage_statistics, original_tasks, critical_path, lambda: run.results
-        ),
-    )
+        return [graph.names[i] for i in path]
