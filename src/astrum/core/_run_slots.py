@@ -16,7 +16,8 @@ __all__ = ["RunSlots"]
 
 
 class RunSlots(RunData):
-    """Taking and releasing concurrency slots and pool slots (a part of :class:`~astrum.core._engine.Run`)."""
+    """Taking and releasing concurrency slots and pool slots (a part of
+    :class:`~astrum.core._engine.Run`)."""
 
     def _leave(self, i: int) -> None:
         self.running.pop(i, None)

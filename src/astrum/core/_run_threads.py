@@ -7,6 +7,9 @@ outcome is queued by the worker and accounted for on the loop in batches
 (:meth:`RunThreads._drain_threads`). A worker may run a chained child at once
 (:meth:`RunThreads._follow_in_thread`). Other sync calls (policies, tail tasks) await a
 future of the worker pool from their asyncio task (:meth:`RunThreads._in_thread`).
+
+When hooks listen, a sync body's ``task_start`` is sent when a worker takes its job
+(:class:`~astrum.core._threads.Announced`): a job withdrawn unstarted at a stop gets none.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class RunThreads(RunData):
     """The thread lane, thread results and awaited thread calls (a part of
     :class:`~astrum.core._engine.Run`)."""
 
+    # -- the thread lane ---------------------------------------------------------------------
+
     def _launch_in_thread(self, i: int) -> None:
         call = self._begin(i)
         if call is None:
@@ -40,30 +45,6 @@ class RunThreads(RunData):
         queued = self._queued
         queued.append((self, i, fn, args, kwargs, self._base_context.copy()))
         self._pool.submit(queued)  # type: ignore[union-attr]
-
-    # -- start events of sync bodies (only when hooks listen) ---------------------------------
-
-    def _start_event(self, i: int, attempt: int) -> None:
-        """Attempt ``attempt`` of task ``i`` begins: emit its ``task_start``, or, for a sync body
-        that waits for a worker thread, when a worker takes the job (a job withdrawn at a stop
-        never runs and gets none)."""
-        policy = self.program.policies[i]
-        if self.program.kinds[i] == SYNC and (policy is None or policy.isolation != "process"):
-            self._start_due[i] = attempt  # see _in_thread
-        else:
-            self._task_event("task_start", i, attempt)
-
-    def _announced(self, i: int, fn: Callable[..., Any]) -> Announced:
-        """``fn`` for a worker thread, announcing the due start of task ``i`` when it begins."""
-        assert self._loop is not None
-        return Announced(fn, self._loop, self._body_began, i, self._start_due[i])
-
-    def _body_began(self, i: int, attempt: int) -> None:
-        """On the loop: a worker took the job of attempt ``attempt`` of task ``i``."""
-        if self._start_due.get(i) == attempt:  # not announced yet (by its end, or at a stop)
-            self._announce_start(i)
-
-    # -- thread results ----------------------------------------------------------------------
 
     def thread_result(self, key: int, ok: bool, value: Any) -> Job | None:
         """Called in a worker thread when a sync task returns or raises.
@@ -140,6 +121,8 @@ class RunThreads(RunData):
         if self._in_threads == 0 and idle is not None and not idle.done():
             idle.set_result(None)
 
+    # -- sync calls awaited by an asyncio task ------------------------------------------------
+
     async def _in_thread(
         self,
         i: int,
@@ -173,6 +156,28 @@ class RunThreads(RunData):
             if not future.done() and not expired and not self.deadline_hit:
                 await asyncio.wait([future])
             raise
+
+    # -- start events of sync bodies (only when hooks listen) ---------------------------------
+
+    def _start_event(self, i: int, attempt: int) -> None:
+        """Attempt ``attempt`` of task ``i`` begins: emit its ``task_start``, or, for a sync body
+        that waits for a worker thread, when a worker takes the job (a job withdrawn at a stop
+        never runs and gets none)."""
+        policy = self.program.policies[i]
+        if self.program.kinds[i] == SYNC and (policy is None or policy.isolation != "process"):
+            self._start_due[i] = attempt  # see _in_thread
+        else:
+            self._task_event("task_start", i, attempt)
+
+    def _announced(self, i: int, fn: Callable[..., Any]) -> Announced:
+        """``fn`` for a worker thread, announcing the due start of task ``i`` when it begins."""
+        assert self._loop is not None
+        return Announced(fn, self._loop, self._body_began, i, self._start_due[i])
+
+    def _body_began(self, i: int, attempt: int) -> None:
+        """On the loop: a worker took the job of attempt ``attempt`` of task ``i``."""
+        if self._start_due.get(i) == attempt:  # not announced yet (by its end, or at a stop)
+            self._announce_start(i)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
