@@ -8,8 +8,8 @@ from typing import Any
 
 from .._errors import TaskRegistrationError
 from ..core._graph import TaskOrder
-from ._registry import RegisteredTask
 from ._taskdata import DataItem, DTRela, TaskData, normalize_data_model
+from ._tasks import RegisteredTask
 from ._transport import NO_ANNOTATION, TaskNames, parse_callable, reference_name, underlying_function
 
 __all__ = ["auto_generate_data_transports"]

@@ -31,7 +31,7 @@ from ._methods import (
     owner_label,
 )
 from ._plain import PlainEntry, SpecEntry, analysable, compile_plain, configured_program, plain_entry
-from ._registry import RegisteredTask, SchedulerRegistry
+from ._tasks import RegisteredTask, TaskTable
 from ._transport import (
     NO_ANNOTATION,
     CallableSpec,
@@ -164,7 +164,7 @@ _NOTHING: Any = ()
 
 
 def _prepare(
-    registry: SchedulerRegistry,
+    registry: TaskTable,
     record: RegisteredTask,
     instances: Sequence[Any],
     names: TaskNames,
@@ -291,7 +291,7 @@ def _pushes(prepared: _Prepared, resolver: _Resolver) -> list[tuple[str, Input, 
 
 
 def select(
-    registry: SchedulerRegistry,
+    registry: TaskTable,
     tasks: Mapping[str, RegisteredTask],
     target_tasks: Sequence[str] | None,
     prepared: dict[str, _Prepared] | None = None,
@@ -333,7 +333,7 @@ def _copy(prep: _Prepared) -> _Prepared:
 
 
 def _prepare_all(
-    registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask], config: AstrumConfig
+    registry: TaskTable, tasks: Mapping[str, RegisteredTask], config: AstrumConfig
 ) -> dict[str, _Prepared]:
     names = TaskNames(tasks)
     instances = config.class_instances
@@ -348,7 +348,7 @@ class BuildResult:
     :meth:`compact` before a build is cached.
     """
 
-    registry: SchedulerRegistry
+    registry: TaskTable
     config: AstrumConfig
     selected: list[str]
     graph: Graph
@@ -399,7 +399,7 @@ class BuildResult:
 
 
 def build(
-    registry: SchedulerRegistry,
+    registry: TaskTable,
     target_tasks: Sequence[str] | None,
     config: AstrumConfig,
     *,
@@ -426,7 +426,7 @@ def build(
 
 
 def _build_plain(
-    registry: SchedulerRegistry, config: AstrumConfig, concurrency_context: asyncio.Semaphore | None
+    registry: TaskTable, config: AstrumConfig, concurrency_context: asyncio.Semaphore | None
 ) -> BuildResult | None:
     """The whole registry of plain functions in one pass (``None``: it needs the general build)."""
     tasks = registry.get_all_tasks()
@@ -452,7 +452,7 @@ def _build_plain(
 
 
 def _analyser(
-    registry: SchedulerRegistry, tasks: Mapping[str, RegisteredTask]
+    registry: TaskTable, tasks: Mapping[str, RegisteredTask]
 ) -> Callable[[RegisteredTask], PlainEntry | None]:
     """Parses, for the one-pass build, plain functions registration left alone (string annotations)."""
     names = TaskNames(tasks)
@@ -478,7 +478,7 @@ def _analyser(
 
 
 def _build(
-    registry: SchedulerRegistry,
+    registry: TaskTable,
     target_tasks: Sequence[str] | None,
     config: AstrumConfig,
     concurrency_context: asyncio.Semaphore | None,

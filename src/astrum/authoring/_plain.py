@@ -30,7 +30,7 @@ from ._typecheck import field_type, is_compatible, item_type
 if TYPE_CHECKING:
     import asyncio
 
-    from ._registry import RegisteredTask
+    from ._tasks import RegisteredTask
 
 __all__ = ["PlainEntry", "SpecEntry", "analysable", "compile_plain", "configured_program", "plain_entry"]
 

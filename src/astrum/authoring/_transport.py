@@ -22,7 +22,7 @@ from ..core._typenames import NO_ANNOTATION as NO_ANNOTATION
 from ..lifecycle._context import RunContext, is_context_annotation
 
 if TYPE_CHECKING:
-    from ._registry import RegisteredTask
+    from ._tasks import RegisteredTask
 
 __all__ = [
     "NO_ANNOTATION",
