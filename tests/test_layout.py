@@ -1,7 +1,13 @@
-"""The authoring package is layered: no module imports one that imports it back."""
+"""The authoring package is layered (no module imports one that imports it back) and its
+classes are small enough to read in one sitting."""
+
+import ast
+from pathlib import Path
 
 import grimp
 import pytest
+
+import astrum.authoring
 
 AUTHORING = "astrum.authoring"
 
@@ -31,3 +37,21 @@ def test_the_build_reads_the_task_table_and_the_registry_sits_above_the_build(
     assert graph.find_shortest_chain(importer=registry, imported=build) is not None
     assert graph.find_shortest_chain(importer=build, imported=registry) is None
     assert graph.find_shortest_chain(importer=tasks, imported=build) is None
+
+
+def _definitions(kind: type) -> list[tuple[str, int]]:
+    """``(module:name, line count)`` of every ``kind`` node defined in the authoring package."""
+    found = []
+    for path in sorted(Path(astrum.authoring.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, kind):
+                assert node.end_lineno is not None
+                found.append((f"{path.stem}:{node.name}", node.end_lineno - node.lineno + 1))
+    return found
+
+
+def test_no_authoring_class_is_over_300_lines() -> None:
+    classes = _definitions(ast.ClassDef)
+
+    assert {"_registry:SchedulerRegistry", "_scheduler:DynamicScheduler"} <= {name for name, _ in classes}
+    assert [(name, lines) for name, lines in classes if lines > 300] == []
