@@ -55,3 +55,24 @@ def test_no_authoring_class_is_over_300_lines() -> None:
 
     assert {"_registry:SchedulerRegistry", "_scheduler:DynamicScheduler"} <= {name for name, _ in classes}
     assert [(name, lines) for name, lines in classes if lines > 300] == []
+
+
+#: The build: the pipeline, its stages, and what registration keeps for it.
+BUILD_MODULES = (
+    "_build", "_result", "_sources", "_checks", "_edgetypes", "_compile", "_plain", "_onepass",
+    "_prepare", "_tasks", "_registry", "_orders", "_runs", "_scheduler",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("module", BUILD_MODULES)
+def test_each_build_module_reads_in_one_sitting(module: str) -> None:
+    path = Path(astrum.authoring.__file__).parent / f"{module}.py"
+    source = path.read_text(encoding="utf-8")
+    functions = [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None
+    ]
+
+    assert len(source.splitlines()) <= 300
+    assert [(name, lines) for name, lines in functions if lines > 80] == []

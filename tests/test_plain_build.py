@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from astrum import AstrumConfig, F, Ref, RunContext, SchedulerRegistry, TaskRegistrationError
-from astrum.authoring._build import _build, _build_plain, build
+from astrum.authoring._build import _build, build
+from astrum.authoring._onepass import build_plain
 from astrum.core._program import NO_RESULT, Program
 
 
@@ -96,7 +97,7 @@ def test_the_one_pass_build_compiles_what_the_general_build_compiles(
     registry: SchedulerRegistry, skip_type_check: bool
 ) -> None:
     config = AstrumConfig(skip_type_check=skip_type_check, ignore_tail_task=("t0",))
-    fast = _build_plain(registry, config, None)
+    fast = build_plain(registry, config, None)
     general = _build(registry, None, config, None)
 
     assert fast is not None
@@ -169,7 +170,7 @@ def test_configurations_needing_build_records_take_the_general_build(
 def test_a_ref_naming_its_source_by_function_takes_the_general_build() -> None:
     registry = _callable_ref_registry()
 
-    assert _build_plain(registry, AstrumConfig(), None) is None
+    assert build_plain(registry, AstrumConfig(), None) is None
     assert build(registry, None, AstrumConfig()).program.graph.parents == ((), (0,))
 
 
@@ -249,7 +250,7 @@ def _signature_registry(kind: str) -> SchedulerRegistry:
 def test_signatures_the_one_pass_build_does_not_handle_take_the_general_build(kind: str) -> None:
     registry = _signature_registry(kind)
 
-    assert _build_plain(registry, AstrumConfig(), None) is None
+    assert build_plain(registry, AstrumConfig(), None) is None
     if kind == "positional-only":
         with pytest.raises(TaskRegistrationError, match="positional-only"):
             build(registry, None, AstrumConfig())

@@ -987,14 +987,14 @@ def _decorated_registry(decorate) -> tuple[SchedulerRegistry, list[str]]:
     ],
 )
 async def test_decorated_tasks_keep_their_ref_inputs_and_edges(decorate, targets):
-    from astrum.authoring._build import _build_plain
+    from astrum.authoring._onepass import build_plain
 
     reg, started = _decorated_registry(decorate)
 
     reg.validate()
     assert dependency_map(reg, targets)["count"] == ["load", "factor"]
     if targets is None:
-        assert _build_plain(reg, AstrumConfig(), None) is not None  # compiled in one pass
+        assert build_plain(reg, AstrumConfig(), None) is not None  # compiled in one pass
     assert (await results_of(reg, targets))["count"] == 30
     assert started == ["load", "count"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from .._errors import TaskRegistrationError
 from ..core._graph import TaskOrder
+from ._sources import Problem, Resolver
 from ._taskdata import DataItem, DTRela, TaskData, normalize_data_model
 from ._tasks import RegisteredTask
 from ._transport import NO_ANNOTATION, TaskNames, parse_callable, reference_name, underlying_function
@@ -59,10 +60,8 @@ def auto_generate_data_transports(
         TaskRegistrationError: (a ``ValueError``) every annotation problem found, and every
             callable mapped from two task ids (a reference to it could name either).
     """
-    from ._build import _Problem, _Resolver
-
     records = {tid: RegisteredTask(tid, fn, (), 0) for tid, fn in task_func_map.items()}
-    resolver = _Resolver(records)
+    resolver = Resolver(records)
     names = TaskNames(records)
     seen: dict[str, None] = {}
     queue: deque[TaskOrder | str] = deque(task_orders)
@@ -86,7 +85,7 @@ def auto_generate_data_transports(
         for ref in spec.inputs:
             try:
                 source = resolver.resolve(ref.source, tid, "input", ref.param)
-            except _Problem as exc:
+            except Problem as exc:
                 problems.append(str(exc))
                 continue
             data.input_data_item.append(
@@ -101,7 +100,7 @@ def auto_generate_data_transports(
         for push in spec.pushes:
             try:
                 target = resolver.resolve(push.target, tid, "return")
-            except _Problem as exc:
+            except Problem as exc:
                 problems.append(str(exc))
                 continue
             local = _relation(tid, push.local)

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from .._errors import SchedulerError
 from ..core._program import NO_RESULT, Binder, result_slot
+from ..core._typenames import NO_ANNOTATION
 
 __all__ = ["ArgBinder", "Input", "TaskInputError", "WholeBinder", "describe_locator", "make_binder"]
 
@@ -28,7 +29,9 @@ class Input(NamedTuple):
     The value is the result of task ``source`` narrowed by ``locator`` (key/attribute,
     index, or ``None`` for the whole result), or the result of calling
     ``from_function`` (a non-callable ``from_function`` is used as a constant).
-    ``check`` (optional) validates the value and returns it, or raises.
+    ``check`` (optional) validates the value and returns it, or raises. ``expected`` is
+    the type the task declares for the value (``NO_ANNOTATION``: none): the build checks
+    the edge from ``source`` against it.
     """
 
     target: str | int
@@ -37,6 +40,7 @@ class Input(NamedTuple):
     from_function: Any = None
     use_function: bool = False
     check: Callable[[Any], Any] | None = None
+    expected: Any = NO_ANNOTATION
 
 
 def _extract(value: Any, locator: str | int) -> Any:
