@@ -25,6 +25,7 @@ from .authoring._namespaces import get_registry as get_registry
 from .authoring._namespaces import run as run
 from .authoring._namespaces import stream as stream
 from .authoring._namespaces import task as task
+from .authoring._namespaces import to_mermaid as to_mermaid
 from .authoring._namespaces import use_namespace as use_namespace
 from .authoring._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 from .authoring._registry import RegisteredTask as RegisteredTask
@@ -129,5 +130,6 @@ __all__ = [
     "run",
     "stream",
     "task",
+    "to_mermaid",
     "use_namespace",
 ]

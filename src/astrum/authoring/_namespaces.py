@@ -29,6 +29,7 @@ __all__ = [
     "run",
     "stream",
     "task",
+    "to_mermaid",
     "use_namespace",
 ]
 
@@ -221,3 +222,13 @@ def stream(
 ) -> AsyncIterator[RunEvent | TaskEvent]:
     """Run the namespace's tasks and yield their events as they happen (see :meth:`SchedulerRegistry.stream`)."""
     return get_registry(namespace).stream(target_tasks, config=config, context=context)
+
+
+def to_mermaid(
+    namespace: str | None = None,
+    target_tasks: Sequence[str] | None = None,
+    *,
+    config: AstrumConfig | None = None,
+) -> str:
+    """:meth:`SchedulerRegistry.to_mermaid` on the namespace's registry (default: the active one)."""
+    return get_registry(namespace).to_mermaid(target_tasks, config=config)

@@ -457,6 +457,22 @@ class SchedulerRegistry:
 
         build(self, target_tasks, config or AstrumConfig(), collect_all=True, check_pools=config is not None)
 
+    def to_mermaid(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The selected tasks as a Mermaid ``flowchart`` (see docs/visualisation.md).
+
+        Data edges are labelled with the field or index they read, ordering-only edges
+        are dashed, and each node shows its pool, retries and timeout. ``config`` gives
+        the class instances of class-scoped tasks.
+
+        Raises:
+            TaskRegistrationError: the tasks do not build (every problem listed, as :meth:`validate`).
+        """
+        from ._graphview import registry_mermaid
+
+        return registry_mermaid(self, target_tasks, config)
+
     def override(self, replacements: Mapping[str, Any]) -> SchedulerRegistry:
         """A new registry with the same graph and some implementations replaced (for tests).
 
