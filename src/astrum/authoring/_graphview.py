@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..viz._mermaid import GraphEdge, GraphNode, locator_label, mermaid_flowchart
 from ._config import AstrumConfig
 
 if TYPE_CHECKING:
-    from ._registry import SchedulerRegistry
+    from ._build import BuildResult
 
-__all__ = ["registry_graph", "registry_mermaid"]
+__all__ = ["build_graph", "build_mermaid", "drawing_config"]
 
 
-def registry_graph(
-    registry: SchedulerRegistry, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
-) -> tuple[list[GraphNode], list[GraphEdge]]:
-    """The nodes and edges of the selected tasks, from a full build (every problem raised as a run would).
+def drawing_config(config: AstrumConfig | None) -> AstrumConfig:
+    """The configuration a drawing builds with: ``config`` (class instances...) without output or type checks.
 
-    Every edge of the compiled graph appears: one labelled edge per input a task reads
-    from a parent (arguments, ``T(...)`` pushes, explicit relations), else one dashed
-    edge (an ordering-only dependency). Pools are not checked: no run is configured.
+    Build it with ``collect_all=True``: the general build keeps each task's resolved
+    inputs, and every problem is raised at once as by ``validate()``.
     """
-    from ._build import build
+    return dataclasses.replace(config or AstrumConfig(), visualize=False, skip_type_check=True)
 
-    config = dataclasses.replace(config or AstrumConfig(), visualize=False, skip_type_check=True)
-    # collect_all takes the general build, which keeps each task's resolved inputs.
-    result = build(registry, target_tasks, config, collect_all=True, check_pools=False)
+
+def build_graph(result: BuildResult) -> tuple[list[GraphNode], list[GraphEdge]]:
+    """The nodes and edges of a general build's compiled graph.
+
+    Every edge of the graph appears: one labelled edge per input a task reads from a
+    parent (arguments, ``T(...)`` pushes, explicit relations), else one dashed edge (an
+    ordering-only dependency).
+    """
     graph = result.graph
     names = graph.names
     nodes: list[GraphNode] = []
@@ -52,9 +53,7 @@ def registry_graph(
     return nodes, edges
 
 
-def registry_mermaid(
-    registry: SchedulerRegistry, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
-) -> str:
-    """The Mermaid flowchart of the selected tasks (see :meth:`SchedulerRegistry.to_mermaid`)."""
-    nodes, edges = registry_graph(registry, target_tasks, config)
+def build_mermaid(result: BuildResult) -> str:
+    """The Mermaid flowchart of a general build (see :meth:`SchedulerRegistry.to_mermaid`)."""
+    nodes, edges = build_graph(result)
     return mermaid_flowchart(nodes, edges)

@@ -469,9 +469,11 @@ class SchedulerRegistry:
         Raises:
             TaskRegistrationError: the tasks do not build (every problem listed, as :meth:`validate`).
         """
-        from ._graphview import registry_mermaid
+        from ._build import build
+        from ._graphview import build_mermaid, drawing_config
 
-        return registry_mermaid(self, target_tasks, config)
+        result = build(self, target_tasks, drawing_config(config), collect_all=True, check_pools=False)
+        return build_mermaid(result)
 
     def override(self, replacements: Mapping[str, Any]) -> SchedulerRegistry:
         """A new registry with the same graph and some implementations replaced (for tests).
