@@ -11,9 +11,12 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, InitVar, dataclass, field, fields, is_dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .._errors import describe_exception
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "ExecutionReport",
@@ -226,6 +229,26 @@ class ExecutionReport:
             f"successful_tasks={self.successful_tasks}, failed_tasks={self.failed_tasks}, "
             f"total_duration={self.total_duration:.6f})"
         )
+
+    # -- seeing the run (astrum.viz; rich only for render()) -------------------------------
+
+    def __str__(self) -> str:
+        """Plain text: the task table, the critical path taken apart, slack and time spent waiting."""
+        from ..viz._slow import summary_text
+
+        return summary_text(self)
+
+    def render(self, console: Console | None = None) -> None:
+        """Print :meth:`__str__`'s view with rich (``pip install 'astrum[viz]'``)."""
+        from ..viz._slow import render_report
+
+        render_report(self, console)
+
+    def to_mermaid_gantt(self) -> str:
+        """The run as a Mermaid ``gantt``: a bar per attempt, sections by status, ``crit`` critical path."""
+        from ..viz._gantt import mermaid_gantt
+
+        return mermaid_gantt(self)
 
 
 class _LazyParts:
