@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from .._errors import describe_exception
 
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
     from rich.console import Console
 
 __all__ = [
@@ -137,7 +140,8 @@ class ExecutionReport:
     ``original_tasks``, ``task_return_set`` and ``critical_path`` are made when
     first read. Besides Astrum 0.1's fields it offers :attr:`results` (task id ->
     return value), :attr:`exceptions` (task id -> original exception),
-    :attr:`critical_path`, :meth:`to_dict` and :meth:`to_json`.
+    :attr:`critical_path`, :meth:`to_dict` and :meth:`to_json`. ``str(report)``,
+    :meth:`render`, :meth:`to_mermaid_gantt` and :meth:`to_html` show where the time went.
     """
 
     total_start_time: float = 0.0
@@ -249,6 +253,12 @@ class ExecutionReport:
         from ..viz._gantt import mermaid_gantt
 
         return mermaid_gantt(self)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write a self-contained HTML page of the run (Gantt, graph, task table); return its path."""
+        from ..viz._html import write_html
+
+        return write_html(self, path)
 
 
 class _LazyParts:
