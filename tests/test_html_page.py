@@ -20,8 +20,9 @@ import pytest
 
 from _png import read_png
 from _viz_runs import ERROR_TEXT, pipeline_report
+from astrum import ExecutionReport, TaskExecutionStatistics
 from astrum.viz._html import GANTT_LEFT, GANTT_TOP, GANTT_WIDTH
-from astrum.viz._svg import STATUS_COLOURS, gantt_layout
+from astrum.viz._svg import MAX_DRAWN, STATUS_COLOURS, gantt_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -136,3 +137,35 @@ async def test_html_page_renders_its_bars_and_task_names_in_chromium(tmp_path):
 
     if os.environ.get("ASTRUM_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(screenshot, ROOT / "docs" / "images" / "run-page.png")
+
+
+def test_html_page_of_a_large_run_draws_the_first_tasks_and_lists_them_all(tmp_path):
+    count = MAX_DRAWN + 50
+    stats = [
+        TaskExecutionStatistics(f"task_{k}", k, k * 0.001, k * 0.001 + 0.001, 0.001, "completed")
+        for k in range(count)
+    ]
+    chain = {f"task_{k}": [f"task_{k - 1}"] if k else [] for k in range(count)}
+    report = ExecutionReport(
+        total_duration=count * 0.001,
+        total_tasks=count,
+        successful_tasks=count,
+        task_statistics=stats,
+        execution_state="completed",
+        original_tasks=chain,
+        critical_path=list(chain),
+    )
+
+    page = report.to_html(tmp_path / "large.html").read_text(encoding="utf-8")
+
+    gantt = page[page.index('<svg id="gantt"') : page.index("</svg>")]
+    assert gantt.count('<rect class="bar') == MAX_DRAWN
+    assert f"Only the first {MAX_DRAWN} tasks are drawn" in page
+    assert page.count("<tr>") >= count + 1  # the task table lists every task
+    assert f"<td><strong>task_{count - 1}</strong> ★</td>" in page
+
+
+def test_html_page_of_an_empty_report_is_still_a_page(tmp_path):
+    page = ExecutionReport().to_html(tmp_path / "empty.html").read_text(encoding="utf-8")
+
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
