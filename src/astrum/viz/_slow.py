@@ -23,6 +23,8 @@ __all__ = ["PathStep", "SlackTask", "SlowAnalysis", "analyse", "render_report", 
 #: How many tasks the task table and the slack list show at most.
 MAX_ROWS = 60
 MAX_SLACK = 5
+#: Less slack than this is rounding (times are epoch seconds): none.
+_NO_SLACK = 1e-5
 
 
 @dataclass(frozen=True)
@@ -141,10 +143,14 @@ def _slack(report: ExecutionReport, ran: dict[str, TaskExecutionStatistics]) -> 
                 stat = ran[child]
                 finish = min(finish, latest[child] - (stat.end_time - stat.start_time + stat.queued_duration))
         latest[name] = finish
+    critical = set(report.critical_path)
     slack = [
         SlackTask(name, latest[name] - stat.end_time)
         for name, stat in ran.items()
-        if stat.status == "completed" and name in latest and latest[name] - stat.end_time > 0
+        if stat.status == "completed"
+        and name not in critical
+        and name in latest
+        and latest[name] - stat.end_time > _NO_SLACK
     ]
     slack.sort(key=lambda s: (-s.slack, s.task))
     return slack[:MAX_SLACK]
