@@ -199,3 +199,34 @@ def test_demo_without_rich_names_the_extra_and_still_runs():
     assert 'pip install "astrum[viz]"' in out
     assert "Critical path: receive_order -> screen_fraud" in out
     assert "9/9 tasks completed" in out
+
+
+# --- run_page.py ------------------------------------------------------------------------------
+
+
+async def test_run_page_example_draws_explains_and_writes_the_page(monkeypatch, capsys, tmp_path):
+    run_page = load_example("run_page", monkeypatch)
+
+    report = await run_page.main(tmp_path / "digest.html")
+
+    out = capsys.readouterr().out
+    assert out.startswith("flowchart LR\n") and "\ngantt\n" in out
+    assert "Critical path (*): fetch_feeds -> " in out
+    assert f"Run page written to {tmp_path / 'digest.html'}" in out
+    page = (tmp_path / "digest.html").read_text(encoding="utf-8")
+    assert all(name in page for name in report.original_tasks)
+    # The two summaries share a pool of one: one of them waited for it.
+    stats = {s.task_name: s for s in report.task_statistics}
+    assert (
+        max(stats["summarise_tech"].pool_queued_duration, stats["summarise_science"].pool_queued_duration)
+        > 0.02
+    )
+    assert stats["summarise_tech"].attempt_count == 2
+
+
+def test_run_page_script_writes_where_it_is_told(tmp_path):
+    result = run_script("examples/run_page.py", str(tmp_path / "page.html"))
+
+    assert result.returncode == 0, result.stderr
+    assert not result.stderr
+    assert (tmp_path / "page.html").read_text(encoding="utf-8").startswith("<!doctype html>")
