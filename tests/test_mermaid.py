@@ -145,3 +145,19 @@ def test_mermaid_of_a_registry_that_does_not_build_raises_every_problem():
     with pytest.raises(TaskRegistrationError) as info:
         reg.to_mermaid()
     assert "missing" in str(info.value) and "nowhere" in str(info.value)
+
+
+def test_readme_mermaid_block_is_the_demos_graph_as_to_mermaid_prints_it():
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```mermaid\n(.*?)^```", readme, re.M | re.S)
+    demo = runpy.run_path(str(root / "examples" / "demo.py"))
+    astrum.clear_registry("order_fulfilment")
+    try:
+        demo["register_fulfilment"](demo["FlakyCarrier"]())
+        assert blocks == [astrum.to_mermaid("order_fulfilment")]
+    finally:
+        astrum.clear_registry("order_fulfilment")
