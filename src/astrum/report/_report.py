@@ -238,13 +238,13 @@ class ExecutionReport:
 
     def __str__(self) -> str:
         """Plain text: the task table, the critical path taken apart, slack and time spent waiting."""
-        from ..viz._slow import summary_text
+        from ..viz._summary import summary_text
 
         return summary_text(self)
 
     def render(self, console: Console | None = None) -> None:
         """Print :meth:`__str__`'s view with rich (``pip install 'astrum[viz]'``)."""
-        from ..viz._slow import render_report
+        from ..viz._summary import render_report
 
         render_report(self, console)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._gantt import section_order
-from ._slow import PATH_HEADERS, analyse, headline, ordered_stats, path_row, waiting_line
+from ._slow import analyse
+from ._summary import PATH_HEADERS, headline, ordered_stats, path_row, waiting_line
 from ._svg import CRITICAL_STROKE, MAX_DRAWN, STATUS_COLOURS, gantt_layout, gantt_svg, graph_layout, graph_svg
 
 if TYPE_CHECKING:
