@@ -32,6 +32,7 @@ __all__ = [
     "AstrumError",
     "ConfigurationError",
     "ConfigurationTypeError",
+    "RunStoreError",
     "SchedulerError",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -40,6 +41,7 @@ __all__ = [
     "TaskOrderNoExitError",
     "TaskRegistrationError",
     "TaskTimeoutError",
+    "UnknownRunError",
     "describe_exception",
 ]
 
@@ -122,6 +124,25 @@ class TaskTimeoutError(SchedulerError, TimeoutError):
         self.timeout = timeout
         detail = f"; {note}" if note else ""
         super().__init__(f"Task '{task_name}' timed out after {timeout:g} s{detail}.")
+
+
+class RunStoreError(SchedulerError):
+    """A run store cannot do what was asked: it is closed, its file is from a newer astrum, or a write failed."""
+
+
+class UnknownRunError(RunStoreError, LookupError):
+    """A run store has no run with this id.
+
+    Attributes:
+        run_id: the id that was asked for.
+    """
+
+    def __init__(self, run_id: str, store: str = "the run store") -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"No run with id {run_id!r} in {store}. List the recorded runs with `astrum runs` "
+            "(or store.runs()) and pass one of their ids."
+        )
 
 
 def describe_exception(exc: BaseException) -> str:
