@@ -362,3 +362,38 @@ def test_store_file_written_by_another_process_is_readable_here(tmp_path: Path) 
     with SQLiteStore(db) as store:
         assert os.getpid() != proc.pid
         assert store.results("other-0") == {f"t{i}": [0, i] for i in range(5)}
+
+
+def test_store_left_open_writes_what_it_recorded_at_interpreter_exit(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from astrum.store._base import RunRecord, TaskRecord, TaskShape
+        from astrum.store._sqlite import SQLiteStore
+
+        store = SQLiteStore(sys.argv[1])
+        store.run_started(RunRecord("r1", "default", None, "g", {"a": TaskShape("fp", (), ())}, {}, {}, time.time()))
+        store.task_finished("r1", TaskRecord("a", "completed", 1.0, 2.0, result="kept"))
+        """
+    )
+    proc = _python(script, tmp_path / "runs.db")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with SQLiteStore(tmp_path / "runs.db") as store:
+        assert store.results("r1") == {"a": "kept"}
+
+
+def test_prune_deletes_an_old_interrupted_run(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    with SQLiteStore(db) as store:
+        start_run(store, "crashed", {"a": ()}, start_time=time.time() - 3 * 86400)
+        complete(store, "crashed", "a", 1)
+        asyncio.run(store.flush())
+        conn = sqlite3.connect(db)
+        conn.execute("UPDATE runs SET owner_token = 'an-earlier-boot:1'")  # its process is gone
+        conn.commit()
+        conn.close()
+        assert store.runs()[0].state == "interrupted"
+        assert store.prune(older_than="1d") == 1
+        assert store.runs() == []
+    assert _count(db, "SELECT count(*) FROM tasks") == _count(db, "SELECT count(*) FROM attempts") == 0
