@@ -349,6 +349,12 @@ def test_a_batch_that_cannot_be_written_is_reported_and_the_writer_goes_on(tmp_p
     assert not any(t.name.startswith("astrum-store-writer") for t in threading.enumerate())
 
 
+def test_file_that_is_not_a_database_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a database, just some text that is long enough " * 20)
+    with pytest.raises(RunStoreError, match=r"notes\.txt.*cannot be opened as a run store"):
+        SQLiteStore(tmp_path / "notes.txt")
+
+
 def test_memory_path_is_refused_with_a_pointer_to_memory_store() -> None:
     with pytest.raises(ValueError, match="MemoryStore"):
         SQLiteStore(":memory:")

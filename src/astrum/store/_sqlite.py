@@ -30,7 +30,7 @@ from ._owner import current_owner
 from ._rebuild import rebuild_report
 from ._rows import RUN_COLUMNS, TASK_COLUMNS, present, run_record
 from ._schema import connect, migrate, retry_busy
-from ._writer import ATTEMPT, END, PRUNE, RUN, TASK, Writer
+from ._writer import ATTEMPT, END, RUN, TASK, Writer
 
 if TYPE_CHECKING:
     from .._report import ExecutionReport
@@ -60,7 +60,7 @@ class SQLiteStore:
         timeout: seconds to wait for another process's write transaction before retrying.
 
     Raises:
-        RunStoreError: the file was written by a newer astrum.
+        RunStoreError: the file is not a run store, or was written by a newer astrum.
     """
 
     def __init__(
@@ -93,10 +93,14 @@ class SQLiteStore:
             migrate(writing, where=repr(self))
             reading = connect(self.path, timeout)
             reading.execute("PRAGMA query_only = ON")
-        except BaseException:
+        except BaseException as exc:
             writing.close()
             if reading is not None:
                 reading.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise RunStoreError(
+                    f"{self!r} cannot be opened as a run store: {exc}. Is it another kind of file?"
+                ) from exc
             raise
         self._reader = reading
         self._read_lock = threading.Lock()
@@ -258,18 +262,7 @@ class SQLiteStore:
         """
         cutoff = time.time() - age_seconds(older_than)
         self._check_open()
-        done = threading.Event()
-        answer: list[Any] = []
-
-        def reply(result: int | BaseException) -> None:
-            answer.append(result)
-            done.set()
-
-        self._put((PRUNE, cutoff, reply))
-        done.wait()
-        if isinstance(answer[0], BaseException):
-            raise RunStoreError(str(answer[0])) from answer[0].__cause__
-        return int(answer[0])
+        return self._writer.prune(cutoff)
 
     # -- helpers ------------------------------------------------------------------------
 

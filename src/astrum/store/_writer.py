@@ -33,7 +33,7 @@ ATTEMPT: Final = 1  # (ATTEMPT, run_id, AttemptRecord)
 TASK: Final = 2  # (TASK, run_id, TaskRecord, codec, payload, unstorable)
 END: Final = 3  # (END, run_id, state, end_time)
 WAIT: Final = 4  # (WAIT, callback(error | None)): called once everything before it is written
-PRUNE: Final = 5  # (PRUNE, cutoff, callback(count | error))
+PRUNE: Final = 5  # (PRUNE, cutoff, callback(count | error)): after the batch before it
 STOP: Final = 6  # (STOP,)
 
 
@@ -55,11 +55,29 @@ class Writer:
 
     def wait(self) -> None:
         """Block until everything queued before this call is written (or failed)."""
-        if not self._thread.is_alive():
-            return
+        self._ask(WAIT)
+
+    def prune(self, cutoff: float) -> int:
+        """Delete, after everything queued before, the runs :func:`_prune` selects; returns how many."""
+        answer = self._ask(PRUNE, cutoff)
+        if isinstance(answer, BaseException):
+            raise RunStoreError(str(answer)) from answer.__cause__
+        return int(answer or 0)
+
+    def _ask(self, kind: int, *args: Any) -> Any:
+        """Queue ``(kind, *args, reply)`` and wait for the thread's reply (``None`` if it has ended)."""
         done = threading.Event()
-        self.queue.put((WAIT, lambda error: done.set()))
-        done.wait()
+        answer: list[Any] = [None]
+
+        def reply(value: Any) -> None:
+            answer[0] = value
+            done.set()
+
+        self.queue.put((kind, *args, reply))
+        while not done.wait(0.25):
+            if not self._thread.is_alive():  # stopped meanwhile: nobody will reply
+                break
+        return answer[0]
 
     def wake_future(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
         """Queue a marker that completes ``future`` on ``loop`` once everything before it is written."""
