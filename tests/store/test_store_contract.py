@@ -12,7 +12,7 @@ import pytest
 from _store_records import Opaque, complete, fail, same, start_run, tagged_values
 
 from astrum._errors import AstrumError, RunStoreError, UnknownRunError
-from astrum._report import ExecutionReport
+from astrum.report._report import ExecutionReport
 from astrum.store._base import (
     AttemptRecord,
     PickleSerializerWarning,

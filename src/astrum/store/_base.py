@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from .._report import ExecutionReport
+    from ..report._report import ExecutionReport
 
 __all__ = [
     "ATTEMPT_STATUSES",

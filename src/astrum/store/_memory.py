@@ -22,7 +22,7 @@ from ._codec import CODECS, PICKLE, decode_results, encode_result, warn_unstorab
 from ._rebuild import rebuild_report
 
 if TYPE_CHECKING:
-    from .._report import ExecutionReport
+    from ..report._report import ExecutionReport
 
 __all__ = ["MemoryStore"]
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._errors import TaskDependencyError, TaskOrderLoopError
-from .._graph import Graph, compile_graph
-from .._plan import build_plan
-from .._report import ExecutionReport, TaskAttemptStatistics, TaskExecutionStatistics, TaskStageStatistics
+from ..core._graph import Graph, compile_graph
+from ..report._plan import build_plan
+from ..report._report import ExecutionReport, TaskAttemptStatistics, TaskExecutionStatistics, TaskStageStatistics
 from ._base import AttemptRecord, RunRecord, TaskRecord
 
 __all__ = ["StoredTaskError", "rebuild_report"]

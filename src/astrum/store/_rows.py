@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from .._report import to_json_safe
+from ..report._report import to_json_safe
 from ._base import AttemptRecord, RunRecord, TaskShape
 from ._owner import Owner, owner_alive
 

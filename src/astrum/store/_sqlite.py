@@ -33,7 +33,7 @@ from ._schema import connect, migrate, retry_busy
 from ._writer import ATTEMPT, END, RUN, TASK, Writer
 
 if TYPE_CHECKING:
-    from .._report import ExecutionReport
+    from ..report._report import ExecutionReport
 
 __all__ = ["SQLiteStore"]
 
