@@ -14,7 +14,12 @@ from typing import Any
 from .._errors import TaskDependencyError, TaskOrderLoopError
 from ..core._graph import Graph, compile_graph
 from ..report._plan import build_plan
-from ..report._report import ExecutionReport, TaskAttemptStatistics, TaskExecutionStatistics, TaskStageStatistics
+from ..report._report import (
+    ExecutionReport,
+    TaskAttemptStatistics,
+    TaskExecutionStatistics,
+    TaskStageStatistics,
+)
 from ._base import AttemptRecord, RunRecord, TaskRecord
 
 __all__ = ["StoredTaskError", "rebuild_report"]
