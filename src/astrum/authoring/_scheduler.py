@@ -489,7 +489,11 @@ def _last_stage_reached(program: Program, run: Run) -> int:
 async def _finish_events(bus: EventBus, run: Run, report: ExecutionReport) -> None:
     """Emit the cancel and skip events of a finished run, then its end; wait for the hooks."""
     wall = run.wall
-    for stat in report.task_statistics:
+    # Only a run with a task neither completed nor failed has cancel or skip events to send.
+    stats = (
+        report.task_statistics if report.successful_tasks + report.failed_tasks < report.total_tasks else ()
+    )
+    for stat in stats:
         if stat.status in ("cancelled", "skipped"):
             bus.emit(
                 TaskEvent(

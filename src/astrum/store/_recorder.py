@@ -70,14 +70,19 @@ def graph_facts(program: Program) -> GraphFacts:
 def _graph_facts(program: Program) -> GraphFacts:
     graph = program.graph
     names = graph.names
-    shapes = {
-        name: TaskShape(
-            source_fingerprint(program.fns[i]),
+    by_function: dict[int, str] = {}  # tasks often share a function
+    shapes: dict[str, TaskShape] = {}
+    for i, name in enumerate(names):
+        fn = program.fns[i]
+        fingerprint = by_function.get(id(fn))
+        if fingerprint is None:
+            fingerprint = by_function[id(fn)] = source_fingerprint(fn)
+        parents = graph.parents[i]
+        shapes[name] = TaskShape(
+            fingerprint,
             _inputs(program.binders[i]),
-            tuple(sorted(names[p] for p in graph.parents[i])),
+            tuple(sorted(names[p] for p in parents)) if parents else (),
         )
-        for i, name in enumerate(names)
-    }
     canonical = json.dumps(
         [
             [name, s.fingerprint, [list(x) for x in s.inputs], list(s.depends_on)]
@@ -395,7 +400,13 @@ class Recorder:
         if run_id is None or report is None:
             return
         store = self.store
-        for stat in report.task_statistics:
+        # Only a run with a task neither completed nor failed has cancelled or skipped tasks.
+        stats = (
+            report.task_statistics
+            if report.successful_tasks + report.failed_tasks < report.total_tasks
+            else ()
+        )
+        for stat in stats:
             status = stat.status
             if status == "cancelled":
                 attempts = stat.attempt_statistics
