@@ -133,7 +133,7 @@ def test_file_at_an_older_schema_version_is_migrated_and_keeps_its_runs(tmp_path
         assert [s.run_id for s in store.runs()] == ["v1-run"]
     conn = sqlite3.connect(db)
     try:
-        assert schema_version(conn) == 2
+        assert schema_version(conn) == len(MIGRATIONS)
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"runs_by_start", "runs_by_namespace", "runs_by_state"} <= indexes
     finally:

@@ -755,7 +755,7 @@ class Run:
         self.status[i] = COMPLETED
         self.finished.append(i)
         if self.bus is not None:
-            self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i])
+            self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i], result=value)
         self._leave(i)
         remaining = self._remaining
         ready = self._ready
@@ -879,6 +879,7 @@ class Run:
         delay: float = 0.0,
         start: float | None = None,
         end: float | None = None,
+        result: Any = None,
     ) -> None:
         assert self.bus is not None
         if attempt == 0:  # the task's last attempt
@@ -896,6 +897,7 @@ class Run:
                 end_time=wall(end) if end is not None else None,
                 error=error,
                 delay=delay,
+                result=result,
             )
         )
 

@@ -137,7 +137,8 @@ class RunRecord:
 
     ``tasks`` holds every task of the run's graph in graph order; ``config`` and ``metadata``
     are JSON-safe summaries (values JSON cannot hold are stored as their ``repr``).
-    ``resumed_from`` is the id of the run this one resumes. The caller must not mutate the
+    ``resumed_from`` is the id of the run this one resumes and ``reused`` the tasks whose
+    results it takes from that run instead of running them. The caller must not mutate the
     mappings after handing the record over: the store reads them on its writer thread.
     """
 
@@ -150,6 +151,7 @@ class RunRecord:
     metadata: Mapping[str, Any]
     start_time: float
     resumed_from: str | None = None
+    reused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

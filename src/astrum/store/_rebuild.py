@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._errors import TaskDependencyError, TaskOrderLoopError
+from .._errors import SchedulerError, TaskDependencyError, TaskOrderLoopError
 from ..core._graph import Graph, compile_graph
 from ..report._plan import build_plan
 from ..report._report import (
@@ -27,10 +27,11 @@ __all__ = ["StoredTaskError", "rebuild_report"]
 _FAILED = ("failed", "timed_out")
 
 
-class StoredTaskError(Exception):
+class StoredTaskError(SchedulerError):
     """Stands in for the exception of a stored failed task or attempt, which was not kept itself.
 
-    ``str()`` is the original ``str(exc)``.
+    Found in reports rebuilt from a run store (never raised by astrum). ``str()`` is the
+    original ``str(exc)``.
 
     Attributes:
         type_name: qualified name of the original exception's type.
@@ -81,7 +82,8 @@ def rebuild_report(
     """The report of a stored run.
 
     Args:
-        run_id: the run's id, set as ``report.run_id``.
+        run_id: the run's id, set as ``report.run_id`` (``resumed_from`` and ``reused_tasks``
+            come from ``run``).
         run: the run's start record.
         state: the run's state as presented (``interrupted`` for a run whose process is gone).
         end_time: when the run finished; ``None`` while running or if interrupted.
@@ -125,7 +127,7 @@ def rebuild_report(
     plan = build_plan(graph)
     ran = {t.task_id for t in tasks if t.start_time is not None and t.status != "skipped"}
     by_name = {stat.task_name: stat for stat in stats if stat.task_name in ran}
-    report = ExecutionReport(
+    return ExecutionReport(
         total_start_time=run.start_time,
         total_end_time=finish,
         total_duration=finish - run.start_time,
@@ -146,9 +148,10 @@ def rebuild_report(
         task_return_set=results,
         exceptions=exceptions,
         critical_path=_critical_path(graph, by_name),
+        run_id=run_id,
+        resumed_from=run.resumed_from,
+        reused_tasks=run.reused,
     )
-    report.run_id = run_id  # type: ignore[attr-defined]
-    return report
 
 
 def _task_statistics(

@@ -28,7 +28,7 @@ __all__ = [
 
 RUN_COLUMNS: Final = (
     "run_id, namespace, targets, graph_fingerprint, tasks, config, metadata, start_time, resumed_from, "
-    "state, end_time, owner_host, owner_pid, owner_token"
+    "state, end_time, owner_host, owner_pid, owner_token, reused"
 )
 TASK_COLUMNS: Final = (
     "task_id, status, start_time, end_time, error_type, error_message, traceback, caused_by, "
@@ -37,8 +37,8 @@ TASK_COLUMNS: Final = (
 
 INSERT_RUN: Final = (
     "INSERT OR IGNORE INTO runs (run_id, namespace, targets, graph_fingerprint, tasks, total, config, "
-    "metadata, state, start_time, resumed_from, owner_host, owner_pid, owner_token) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)"
+    "metadata, state, start_time, resumed_from, owner_host, owner_pid, owner_token, reused) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)"
 )
 INSERT_ATTEMPT: Final = (
     "INSERT OR REPLACE INTO attempts (run_id, task_id, attempt, status, start_time, end_time, error_type, "
@@ -74,6 +74,7 @@ def run_row(run: RunRecord, owner: Owner) -> tuple[Any, ...]:
         owner.host,
         owner.pid,
         owner.token,
+        _json(list(run.reused)) if run.reused else None,
     )
 
 
@@ -115,4 +116,5 @@ def run_record(row: tuple[Any, ...]) -> RunRecord:
         metadata=json.loads(metadata),
         start_time=start_time,
         resumed_from=resumed_from,
+        reused=tuple(json.loads(row[14])) if row[14] else (),
     )

@@ -78,6 +78,10 @@ MIGRATIONS: Final[list[tuple[str, tuple[str, ...]]]] = [
             "CREATE INDEX runs_by_state ON runs (state, start_time)",
         ),
     ),
+    (
+        "the tasks a resumed run reused",
+        ("ALTER TABLE runs ADD COLUMN reused TEXT",),  # JSON list of task ids; NULL: none
+    ),
 ]
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
