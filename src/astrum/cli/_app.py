@@ -131,5 +131,9 @@ def _import_failed(name: str, exc: Exception) -> UsageError:
     return UsageError(f"importing '{name}' failed: {type(exc).__name__}: {exc}", details)
 
 
+_IMPORTLIB = os.path.dirname(importlib.__file__)
+
+
 def _machinery(filename: str) -> bool:
-    return filename.startswith("<frozen importlib") or filename == __file__
+    """A frame of the import machinery or of this module, not of the user's code."""
+    return filename.startswith("<frozen importlib") or filename == __file__ or filename.startswith(_IMPORTLIB)

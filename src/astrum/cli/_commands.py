@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import warnings
 from pathlib import Path
 
 from .._errors import UnknownRunError
+from ..store._base import UnstorableResultWarning
 from ..store._sqlite import SQLiteStore
 from ._app import UsageError, load_registry
 from ._output import Output
@@ -78,9 +80,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
         report = asyncio.run(registry.run(args.target or None, store=store))
     finally:
         store.close()
-    print_summary(
-        out, report, run_id=report.run_id, namespace=registry.name, app=args.app, db=_db_words(args)
-    )
+    print_summary(out, report, namespace=registry.name, app=args.app, db=_db_words(args))
     return 0 if report.execution_state == "completed" else 1
 
 
@@ -97,16 +97,7 @@ def resume(args: argparse.Namespace, out: Output) -> int:
         )
     finally:
         store.close()
-    print_summary(
-        out,
-        report,
-        run_id=report.run_id,
-        namespace=registry.name,
-        app=args.app,
-        db=_db_words(args),
-        resumed_from=run_id,
-        reused=report.reused_tasks,
-    )
+    print_summary(out, report, namespace=registry.name, app=args.app, db=_db_words(args))
     return 0 if report.execution_state == "completed" else 1
 
 
@@ -140,10 +131,12 @@ def show(args: argparse.Namespace, out: Output) -> int:
     try:
         run_id = resolve_run_id(store, args.run_id)
         record = store.run(run_id)
-        report = store.report(run_id)
+        with warnings.catch_warnings():  # results are not shown: no need to say which cannot be loaded
+            warnings.simplefilter("ignore", UnstorableResultWarning)
+            report = store.report(run_id)
     finally:
         store.close()
-    print_run(out, record, report, reused=getattr(report, "reused_tasks", ()))
+    print_run(out, record, report)
     return 0
 
 

@@ -98,10 +98,10 @@ def _started(stat: TaskExecutionStatistics) -> bool:
     return stat.status != "skipped"
 
 
-def print_run(out: Output, record: RunRecord, report: ExecutionReport, reused: Sequence[str] = ()) -> None:
+def print_run(out: Output, record: RunRecord, report: ExecutionReport) -> None:
     """A run in full: its header, the task table, errors with their tracebacks, the critical path."""
     stats = sorted(report.task_statistics, key=lambda s: (not _started(s), s.start_time))
-    reused_set = set(reused)
+    reused_set = set(report.reused_tasks)
     state = report.execution_state
     out.line(f"Run {record.run_id}  {state}", "bold")
     counts = Counter(s.status for s in stats)
@@ -133,7 +133,7 @@ def print_run(out: Output, record: RunRecord, report: ExecutionReport, reused: S
             str(stat.attempt_count) if _started(stat) else "-",
             f"+{format_duration(max(stat.start_time - origin, 0.0))}" if _started(stat) else "-",
             format_duration(stat.duration) if _started(stat) else "-",
-            _note(stat, stat.task_name in reused_set),
+            f"reused from {report.resumed_from}" if stat.task_name in reused_set else _note(stat),
         ]
         for stat in stats
     ]
@@ -161,9 +161,7 @@ def _status_order(status: str) -> int:
     return order.index(status) if status in order else len(order)
 
 
-def _note(stat: TaskExecutionStatistics, reused: bool) -> str:
-    if reused:
-        return "reused: result of the resumed run"
+def _note(stat: TaskExecutionStatistics) -> str:
     if stat.status in _FAILED:
         return _one_line(_describe(stat.exception, stat.error_message))
     if stat.status in ("cancelled", "skipped"):
@@ -220,25 +218,19 @@ def _print_critical_path(
 
 
 def print_summary(
-    out: Output,
-    report: ExecutionReport,
-    *,
-    run_id: str,
-    namespace: str,
-    app: str,
-    db: Sequence[str],
-    resumed_from: str | None = None,
-    reused: Sequence[str] = (),
+    out: Output, report: ExecutionReport, *, namespace: str, app: str, db: Sequence[str]
 ) -> None:
     """A few lines after a run: its outcome, its failed tasks, and the commands to see or resume it.
 
     ``db`` holds the ``--db PATH`` words to repeat in those commands (empty for the default).
     """
+    run_id = report.run_id or ""
+    reused = report.reused_tasks
     state = report.execution_state
-    resumes = f" (resumes {resumed_from})" if resumed_from is not None else ""
+    resumes = f" (resumes {report.resumed_from})" if report.resumed_from is not None else ""
     done = f"{report.successful_tasks}/{report.total_tasks} tasks completed"
     if reused:
-        done += f", {len(reused)} reused"
+        done += f" ({len(reused)} reused)"
     out.line(
         f"Run {run_id}{resumes} {state}: {done} in {format_duration(report.total_duration)} "
         f"(namespace {namespace}).",
