@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -398,8 +399,8 @@ async def test_a_failure_that_stops_the_run_records_the_cancelled_and_skipped_ta
     }
     stored = store.report(report.run_id)
     assert outcome(stored) == outcome(report)
-    pausing = {stat.task_name: stat for stat in stored.task_statistics}["pausing"]
-    assert [(a.status, a.error_message) for a in pausing.attempt_statistics] == [
+    paused = {stat.task_name: stat for stat in stored.task_statistics}["pausing"]
+    assert [(a.status, a.error_message) for a in paused.attempt_statistics] == [
         ("failed", "disk"),
         ("cancelled", "Task cancelled"),
     ]
@@ -439,3 +440,12 @@ async def test_a_run_cancelled_by_its_caller_is_recorded_cancelled(store: Any) -
         "after": "skipped",
     }
     assert stored.results == {"quick": 1}
+
+
+def test_run_id_resumed_from_and_reused_tasks_are_keyword_only_report_fields_with_defaults() -> None:
+    by_name = {f.name: f for f in dataclasses.fields(astrum.ExecutionReport)}
+    for name in ("run_id", "resumed_from", "reused_tasks"):
+        assert by_name[name].kw_only, name
+    by_hand = astrum.ExecutionReport(0.0, 1.0, 1.0)  # built by hand as before: positional fields unchanged
+    assert (by_hand.run_id, by_hand.resumed_from, by_hand.reused_tasks) == (None, None, ())
+    assert dataclasses.replace(by_hand, run_id="abc").run_id == "abc"
