@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -363,3 +364,88 @@ def test_importing_astrum_loads_no_store_module_until_a_store_is_named() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+async def test_a_failure_that_stops_the_run_records_the_cancelled_and_skipped_tasks(store: Any) -> None:
+    clock = FakeClock()
+    registry = SchedulerRegistry("stopped")
+
+    @registry.task()
+    async def fails_soon() -> None:
+        await clock.sleep(1)
+        raise KeyError("missing")
+
+    @registry.task()
+    async def long_running() -> None:
+        await clock.sleep(100)
+
+    @registry.task(retry=Retry(retries=3, delay=5.0, jitter=0))
+    async def pausing() -> None:  # fails at once, and is pausing before its retry when the run stops
+        raise OSError("disk")
+
+    @registry.task()
+    async def never_started(_: Ref[None, F("long_running")]) -> None:
+        return None
+
+    report = await registry.run(config=AstrumConfig(clock=clock), store=store)
+    await store.flush()
+
+    statuses = {stat.task_name: stat.status for stat in report.task_statistics}
+    assert statuses == {
+        "fails_soon": "failed",
+        "long_running": "cancelled",
+        "pausing": "cancelled",
+        "never_started": "skipped",
+    }
+    stored = store.report(report.run_id)
+    assert outcome(stored) == outcome(report)
+    paused = {stat.task_name: stat for stat in stored.task_statistics}["pausing"]
+    assert [(a.status, a.error_message) for a in paused.attempt_statistics] == [
+        ("failed", "disk"),
+        ("cancelled", "Task cancelled"),
+    ]
+    assert store.runs()[0].state == "failed"
+
+
+async def test_a_run_cancelled_by_its_caller_is_recorded_cancelled(store: Any) -> None:
+    registry = SchedulerRegistry("caller-cancels")
+    started = asyncio.Event()
+
+    @registry.task()
+    def quick() -> int:
+        return 1
+
+    @registry.task()
+    async def waits(value: Ref[int, F("quick")]) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    @registry.task()
+    async def after(_: Ref[None, F("waits")]) -> None:
+        return None
+
+    run = asyncio.ensure_future(registry.run(store=store))
+    await started.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    await store.flush()
+
+    [summary] = store.runs()
+    assert summary.state == "cancelled"
+    stored = store.report(summary.run_id)
+    assert {stat.task_name: stat.status for stat in stored.task_statistics} == {
+        "quick": "completed",
+        "waits": "cancelled",
+        "after": "skipped",
+    }
+    assert stored.results == {"quick": 1}
+
+
+def test_run_id_resumed_from_and_reused_tasks_are_keyword_only_report_fields_with_defaults() -> None:
+    by_name = {f.name: f for f in dataclasses.fields(astrum.ExecutionReport)}
+    for name in ("run_id", "resumed_from", "reused_tasks"):
+        assert by_name[name].kw_only, name
+    by_hand = astrum.ExecutionReport(0.0, 1.0, 1.0)  # built by hand as before: positional fields unchanged
+    assert (by_hand.run_id, by_hand.resumed_from, by_hand.reused_tasks) == (None, None, ())
+    assert dataclasses.replace(by_hand, run_id="abc").run_id == "abc"
