@@ -176,7 +176,8 @@ def test_show_and_runs_call_a_run_whose_process_died_interrupted(cli):
     assert listed.stdout.splitlines()[2].split()[:3] == ["dead-run", "etl", "interrupted"]
     assert shown.stdout.startswith("Run dead-run  interrupted")
     assert "Not started: the run was interrupted" in shown.stdout
-    assert "Run interrupted" in shown.stdout
+    assert "Interrupted: the process running this run ended" in shown.stdout
+    assert shown.stdout.endswith("Resume it: astrum resume dead-run --app MODULE[:REGISTRY]\n")
 
 
 def test_prune_deletes_only_runs_older_than_the_age(cli):

@@ -136,7 +136,7 @@ def show(args: argparse.Namespace, out: Output) -> int:
             report = store.report(run_id)
     finally:
         store.close()
-    print_run(out, record, report)
+    print_run(out, record, report, db=_db_words(args))
     return 0
 
 

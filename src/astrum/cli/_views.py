@@ -98,8 +98,12 @@ def _started(stat: TaskExecutionStatistics) -> bool:
     return stat.status != "skipped"
 
 
-def print_run(out: Output, record: RunRecord, report: ExecutionReport) -> None:
-    """A run in full: its header, the task table, errors with their tracebacks, the critical path."""
+def print_run(out: Output, record: RunRecord, report: ExecutionReport, *, db: Sequence[str] = ()) -> None:
+    """A run in full: its header, the task table, errors with their tracebacks, the critical path.
+
+    A run that did not complete ends with the command that resumes it (``db``: the ``--db PATH``
+    words to repeat in it).
+    """
     stats = sorted(report.task_statistics, key=lambda s: (not _started(s), s.start_time))
     reused_set = set(report.reused_tasks)
     state = report.execution_state
@@ -150,10 +154,12 @@ def print_run(out: Output, record: RunRecord, report: ExecutionReport) -> None:
     )
     _print_errors(out, stats)
     _print_critical_path(out, report, stats)
-    for line in report.error_summary:
-        if line.startswith("Run interrupted"):
-            out.line()
-            out.line(line, "magenta")
+    if state == "interrupted":
+        out.line()
+        out.line("Interrupted: the process running this run ended before the run finished.", "magenta")
+    if state not in ("completed", "running"):
+        resume = command("astrum", "resume", record.run_id) + " --app MODULE[:REGISTRY]"
+        out.line(f"Resume it: {resume}{' ' + command(*db) if db else ''}")
 
 
 def _status_order(status: str) -> int:
