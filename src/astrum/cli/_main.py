@@ -141,7 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(details, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("astrum: interrupted", file=sys.stderr)
+        print(
+            "astrum: interrupted; a run in progress is recorded as cancelled (`astrum runs` lists it)",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:  # `astrum runs | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
