@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 APP = "pipeline_app:registry"
 
@@ -132,3 +136,42 @@ def test_mistakes_exit_2_with_one_message_and_no_traceback(cli):
     )
     assert 'broken_app.py", line 3' in broken.stderr  # the user's own frame, to find the mistake
     assert "importlib" not in broken.stderr
+
+
+def test_ctrl_c_exits_130_and_the_run_is_recorded_cancelled(cli):
+    (cli.cwd / "slow_app.py").write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+            from pathlib import Path
+            from astrum import SchedulerRegistry
+
+            registry = SchedulerRegistry("slow")
+
+            @registry.task("wait")
+            async def wait() -> None:
+                Path("started.flag").touch()
+                await asyncio.sleep(60)
+            """
+        )
+    )
+    # A shell starts background commands with SIGINT ignored; restore Python's handler first.
+    entry = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from astrum.cli._main import main; sys.exit(main())"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", entry, "run", "slow_app:registry"],
+        cwd=cli.cwd,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (cli.cwd / "started.flag").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 130
+    assert stderr.startswith("astrum: interrupted; a run in progress is recorded as cancelled")
+    assert cli("runs").stdout.splitlines()[2].split()[1:3] == ["slow", "cancelled"]
