@@ -48,6 +48,14 @@ def test_datetime_in_a_named_zone_keeps_its_zone() -> None:
     assert loaded.utcoffset() == when.utcoffset()
 
 
+def test_datetime_in_a_dst_gap_loads_back_with_its_wall_time_and_zone() -> None:
+    # 02:00 on 2001-10-07 does not exist in Hobart (clocks jumped to 03:00): kept as written.
+    when = dt.datetime(2001, 10, 7, 2, 0, tzinfo=zoneinfo.ZoneInfo("Australia/Hobart"))
+    loaded = JSON.decode(JSON.encode(when))
+    assert same(loaded, when)
+    assert (loaded.hour, loaded.fold, loaded.utcoffset()) == (2, 0, when.utcoffset())
+
+
 def test_dict_using_the_tag_key_is_escaped_not_taken_for_a_tag() -> None:
     value = {"__astrum__": "tuple", "items": [1, 2]}
     assert same(JSON.decode(JSON.encode(value)), value)

@@ -229,7 +229,16 @@ def _typed(obj: dict[str, Any], check: Any, kind: str) -> Any:
 def _decode_datetime(obj: dict[str, Any]) -> dt.datetime:
     value = dt.datetime.fromisoformat(obj["iso"])
     zone = obj.get("zone")
-    return value if zone is None else value.astimezone(zoneinfo.ZoneInfo(zone))
+    if zone is None:
+        return value
+    # The same wall time in the zone, with the fold whose offset was stored: this also keeps a
+    # time that falls in a DST gap as it was (converting the instant would move it an hour on).
+    tz = zoneinfo.ZoneInfo(zone)
+    for fold in (0, 1):
+        candidate = value.replace(tzinfo=tz, fold=fold)
+        if candidate.utcoffset() == value.utcoffset():
+            return candidate
+    return value.astimezone(tz)  # the zone's rules changed since: keep the instant
 
 
 def _decode_dataclass(obj: dict[str, Any]) -> Any:
