@@ -140,7 +140,11 @@ def _container_tree(value: Any, kind: type, path: list[int]) -> Any:
     if kind is dt.datetime or kind is dt.date or kind is dt.time:
         zone = getattr(value, "tzinfo", None)
         if isinstance(zone, zoneinfo.ZoneInfo) and kind is dt.datetime:  # keep the zone, not just the offset
-            return {TAG: "datetime", "iso": value.isoformat(), "zone": zone.key}
+            # The wall time as given (a time in a DST gap or fold included) and its fold.
+            tree = {TAG: "datetime", "iso": value.replace(tzinfo=None).isoformat(), "zone": zone.key}
+            if value.fold:
+                tree["fold"] = 1
+            return tree
         return {TAG: kind.__name__, "iso": value.isoformat()}
     if kind is dt.timedelta:
         return {TAG: "timedelta", "value": [value.days, value.seconds, value.microseconds]}
@@ -229,7 +233,11 @@ def _typed(obj: dict[str, Any], check: Any, kind: str) -> Any:
 def _decode_datetime(obj: dict[str, Any]) -> dt.datetime:
     value = dt.datetime.fromisoformat(obj["iso"])
     zone = obj.get("zone")
-    return value if zone is None else value.astimezone(zoneinfo.ZoneInfo(zone))
+    if zone is None:
+        return value
+    if value.tzinfo is not None:  # written with its UTC offset (before the wall time was kept)
+        return value.astimezone(zoneinfo.ZoneInfo(zone))
+    return value.replace(tzinfo=zoneinfo.ZoneInfo(zone), fold=1 if obj.get("fold") else 0)
 
 
 def _decode_dataclass(obj: dict[str, Any]) -> Any:
