@@ -30,7 +30,7 @@ from typing import Any
 
 from .._errors import TaskTimeoutError
 from ..lifecycle._context import RunContext
-from ..lifecycle._events import EventBus, RunEvent, TaskEvent
+from ..lifecycle._events import EventBus, RunEvent, task_event
 from ._attempts import run_attempts
 from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Resumed, Spare, cancel_suspended, enter_task, leave_task
@@ -887,17 +887,17 @@ class Run:
             attempt = len(log) if log else 1
         wall = self.wall
         self.bus.emit(
-            TaskEvent(
+            task_event(
                 kind,
                 self.run_id,
                 self.names[i],
                 attempt,
                 wall(self._now()),
-                start_time=wall(start) if start is not None else None,
-                end_time=wall(end) if end is not None else None,
-                error=error,
-                delay=delay,
-                result=result,
+                wall(start) if start is not None else None,
+                wall(end) if end is not None else None,
+                error,
+                delay,
+                result,
             )
         )
 

@@ -140,7 +140,11 @@ def _container_tree(value: Any, kind: type, path: list[int]) -> Any:
     if kind is dt.datetime or kind is dt.date or kind is dt.time:
         zone = getattr(value, "tzinfo", None)
         if isinstance(zone, zoneinfo.ZoneInfo) and kind is dt.datetime:  # keep the zone, not just the offset
-            return {TAG: "datetime", "iso": value.isoformat(), "zone": zone.key}
+            # The wall time as given (a time in a DST gap or fold included) and its fold.
+            tree = {TAG: "datetime", "iso": value.replace(tzinfo=None).isoformat(), "zone": zone.key}
+            if value.fold:
+                tree["fold"] = 1
+            return tree
         return {TAG: kind.__name__, "iso": value.isoformat()}
     if kind is dt.timedelta:
         return {TAG: "timedelta", "value": [value.days, value.seconds, value.microseconds]}
@@ -231,14 +235,9 @@ def _decode_datetime(obj: dict[str, Any]) -> dt.datetime:
     zone = obj.get("zone")
     if zone is None:
         return value
-    # The same wall time in the zone, with the fold whose offset was stored: this also keeps a
-    # time that falls in a DST gap as it was (converting the instant would move it an hour on).
-    tz = zoneinfo.ZoneInfo(zone)
-    for fold in (0, 1):
-        candidate = value.replace(tzinfo=tz, fold=fold)
-        if candidate.utcoffset() == value.utcoffset():
-            return candidate
-    return value.astimezone(tz)  # the zone's rules changed since: keep the instant
+    if value.tzinfo is not None:  # written with its UTC offset (before the wall time was kept)
+        return value.astimezone(zoneinfo.ZoneInfo(zone))
+    return value.replace(tzinfo=zoneinfo.ZoneInfo(zone), fold=1 if obj.get("fold") else 0)
 
 
 def _decode_dataclass(obj: dict[str, Any]) -> Any:
