@@ -10,7 +10,23 @@ from typing import Any
 from .._errors import ConfigurationError, ConfigurationTypeError
 from ..core._policies import check_clock, check_deadline, check_failure_policy
 
-__all__ = ["AstrumConfig"]
+__all__ = ["AstrumConfig", "check_store"]
+
+
+def check_store(store: Any, where: str) -> Any:
+    """``store`` if it is a run store.
+
+    Raises:
+        ConfigurationTypeError: it is not (also a ``TypeError``).
+    """
+    from ..store._base import RunStore
+
+    if not isinstance(store, RunStore):
+        raise ConfigurationTypeError(
+            f"{where} takes a run store such as SQLiteStore('.astrum/runs.db') or MemoryStore(), "
+            f"got {type(store).__name__}."
+        )
+    return store
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,9 @@ class AstrumConfig:
             tests pass :class:`astrum.testing.FakeClock`).
         hooks: :class:`~astrum.RunHook` objects told about the run's events.
         pools: named concurrency limits, ``{"llm": 2}``; a task joins one with ``@task(pool="llm")``.
+        store: a :class:`~astrum.RunStore` (``SQLiteStore(path)``, ``MemoryStore()``) every run
+            is recorded into, as it happens; ``None`` (default): nothing is recorded. A
+            ``store=`` passed to ``run()`` wins over it.
 
     Raises:
         ConfigurationError: a bad value (``failure_policy="x"``, a pool size < 1, ...); also a ``ValueError``.
@@ -63,8 +82,11 @@ class AstrumConfig:
     clock: Any = None
     hooks: Sequence[Any] = field(default_factory=tuple)
     pools: Mapping[str, int] = field(default_factory=dict)
+    store: Any = None
 
     def __post_init__(self) -> None:
+        if self.store is not None:
+            check_store(self.store, "AstrumConfig(store=...)")
         check_failure_policy(self.failure_policy)
         check_deadline(self.deadline)
         check_clock(self.clock)

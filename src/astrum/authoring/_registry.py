@@ -17,11 +17,12 @@ from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check
 from ..lifecycle._context import RunContext
 from ..lifecycle._events import RunEvent, TaskEvent
 from ..report._report import ExecutionReport
-from ._config import AstrumConfig
+from ._config import AstrumConfig, check_store
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
 from ._transport import parse_plain, underlying_function
 
 if TYPE_CHECKING:
+    from ..store._base import RunStore
     from ._taskdata import TaskData
 
 __all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
@@ -358,7 +359,8 @@ class SchedulerRegistry:
 
         ``config`` wins over the legacy keywords ``ignore_tail_task``, ``silence``
         and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured;
-        ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs.
+        ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs;
+        ``config.store`` records each of its runs.
         """
         from ..core._gcpause import gc_paused
 
@@ -372,6 +374,8 @@ class SchedulerRegistry:
         with gc_paused():
             scheduler = result.scheduler()
         scheduler.context = context
+        scheduler.store = config.store
+        scheduler._store_label = {"namespace": self.name, "targets": target_tasks}
         return scheduler
 
     async def run(
@@ -380,14 +384,56 @@ class SchedulerRegistry:
         config: AstrumConfig | None = None,
         *,
         context: RunContext[Any] | None = None,
+        store: RunStore | None = None,
     ) -> ExecutionReport:
         """Build and execute the selected tasks; return the report.
 
         ``context`` is the :class:`~astrum.RunContext` given to tasks that ask for one.
+        ``store`` (else ``config.store``) records the run as it happens, under ``report.run_id``.
+
+        Raises:
+            ConfigurationTypeError: ``store`` is not a run store (also a ``TypeError``).
         """
         scheduler = self.build_scheduler(target_tasks, config=config)
+        if store is not None:
+            scheduler.store = check_store(store, "run(store=...)")
         report: ExecutionReport = await scheduler.execute(context=context)
         return report
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        from_tasks: Sequence[str] | None = None,
+        store: RunStore | None = None,
+        config: AstrumConfig | None = None,
+        context: RunContext[Any] | None = None,
+        allow_changed: bool = False,
+    ) -> ExecutionReport:
+        """Resume a recorded run: a new run of its targets that reuses its completed tasks' results.
+
+        Completed tasks are not called again (their stored results are injected as in the first
+        run); the rest runs, and so do ``from_tasks`` and their descendants. ``store`` (else
+        ``config.store``) holds the run and records the new one (``report.resumed_from``,
+        ``report.reused_tasks``). See docs/durable-runs.md.
+
+        Raises:
+            UnknownRunError: the store has no run ``run_id``.
+            ResumeError: the graph changed (pass ``allow_changed=True`` to rerun the changed tasks
+                and their descendants), ``from_tasks`` names unknown tasks, the run is still
+                running, or no store was given.
+        """
+        from ._resume import resume_run
+
+        return await resume_run(
+            self,
+            run_id,
+            from_tasks=from_tasks,
+            store=store,
+            config=config,
+            context=context,
+            allow_changed=allow_changed,
+        )
 
     def stream(
         self,

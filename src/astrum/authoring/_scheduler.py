@@ -35,6 +35,8 @@ from ..report._run_report import report_from_run
 from ._inject import Input, item_target, make_binder, relation_locator
 
 if TYPE_CHECKING:
+    from ..store._base import RunStore
+    from ..store._recorder import Recorder
     from ._taskdata import TaskData
 
 __all__ = ["DynamicScheduler", "TaskCallable"]
@@ -199,6 +201,10 @@ class DynamicScheduler:
     ) -> None:
         self.task_timeouts = {}
         self.task_isolation = {}
+        #: The run store each run is recorded into (``None``: nothing is recorded).
+        self.store: RunStore | None = None
+        # How the store labels the runs: namespace, targets, and for a resume what it reuses.
+        self._store_label: dict[str, Any] = {}
         #: Hooks told about every run's events (see :class:`~astrum.RunHook`).
         self.hooks: list[RunHook] = []
         #: The default RunContext of this scheduler's runs.
@@ -394,12 +400,18 @@ class DynamicScheduler:
         self.execution_state = ExecutionState.RUNNING
         self.stage_status = StageStatus.RUNNING
         hooks = list(self.hooks)
+        context = context if context is not None else self.context
+        recorder = None if self.store is None else _recorder(self.store, program, context, self._store_label)
         bus = (
-            EventBus(hooks, [_event_queue] if _event_queue is not None else [])
-            if hooks or _event_queue
+            EventBus(
+                hooks,
+                [_event_queue] if _event_queue is not None else [],
+                () if recorder is None else (recorder,),
+            )
+            if hooks or _event_queue or recorder is not None
             else None
         )
-        run = Run(program, context if context is not None else self.context, bus)
+        run = Run(program, context, bus)
         try:
             await run.execute()
         except asyncio.CancelledError:
@@ -411,10 +423,14 @@ class DynamicScheduler:
         except BaseException:
             self.execution_state = ExecutionState.FAILED
             self.stage_status = StageStatus.FAILED
+            if recorder is not None:
+                recorder.abandoned()
             if bus is not None:
                 await bus.abort()
             raise
         report = report_from_run(run, total_start=total_start, planning_duration=planning_duration)
+        if recorder is not None:
+            recorder.annotate(report)
         if bus is not None:
             try:
                 await _finish_events(bus, run, report)
@@ -450,6 +466,15 @@ class DynamicScheduler:
         )
 
 
+def _recorder(
+    store: RunStore, program: Program, context: RunContext[Any] | None, label: dict[str, Any]
+) -> Recorder:
+    """The listener that records a run into ``store`` (the store modules load on first use)."""
+    from ..store._recorder import Recorder
+
+    return Recorder(store, program, context, **label)
+
+
 def _last_stage_reached(program: Program, run: Run) -> int:
     """Astrum 0.1's ``current_stage`` after a run: the id of the last stage of the stage view it reached.
 
@@ -464,7 +489,11 @@ def _last_stage_reached(program: Program, run: Run) -> int:
 async def _finish_events(bus: EventBus, run: Run, report: ExecutionReport) -> None:
     """Emit the cancel and skip events of a finished run, then its end; wait for the hooks."""
     wall = run.wall
-    for stat in report.task_statistics:
+    # Only a run with a task neither completed nor failed has cancel or skip events to send.
+    stats = (
+        report.task_statistics if report.successful_tasks + report.failed_tasks < report.total_tasks else ()
+    )
+    for stat in stats:
         if stat.status in ("cancelled", "skipped"):
             bus.emit(
                 TaskEvent(

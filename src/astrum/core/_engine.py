@@ -31,7 +31,7 @@ from typing import Any
 
 from .._errors import TaskTimeoutError
 from ..lifecycle._context import RunContext
-from ..lifecycle._events import EventBus, RunEvent, TaskEvent
+from ..lifecycle._events import EventBus, RunEvent, task_event
 from ._attempts import run_attempts
 from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Resumed, Spare, cancel_suspended, enter_task, leave_task
@@ -831,7 +831,7 @@ class Run:
         self.status[i] = COMPLETED
         self.finished.append(i)
         if self.bus is not None:
-            self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i])
+            self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i], result=value)
         self._leave(i)
         remaining = self._remaining
         ready = self._ready
@@ -955,6 +955,7 @@ class Run:
         delay: float = 0.0,
         start: float | None = None,
         end: float | None = None,
+        result: Any = None,
     ) -> None:
         assert self.bus is not None
         if attempt == 0:  # the task's last attempt
@@ -962,16 +963,17 @@ class Run:
             attempt = len(log) if log else 1
         wall = self.wall
         self.bus.emit(
-            TaskEvent(
+            task_event(
                 kind,
                 self.run_id,
                 self.names[i],
                 attempt,
                 wall(self._now()),
-                start_time=wall(start) if start is not None else None,
-                end_time=wall(end) if end is not None else None,
-                error=error,
-                delay=delay,
+                wall(start) if start is not None else None,
+                wall(end) if end is not None else None,
+                error,
+                delay,
+                result,
             )
         )
 

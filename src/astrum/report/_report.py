@@ -172,6 +172,14 @@ class ExecutionReport:
     #: task that finished last, each step goes to the dependency that finished
     #: last, i.e. the one that released it.
     critical_path: _LazyField[list[str]] = _LazyField("critical_path", list)
+    #: The run's id: the same as ``RunContext.run_id`` and the events' ``run_id``, and the key of
+    #: the run's records in a run store (``None`` for a run that could not start).
+    run_id: str | None = None
+    #: The id of the run this one resumed (``resume()``), else ``None``.
+    resumed_from: str | None = None
+    #: The tasks of a resumed run whose stored results were reused instead of running them
+    #: again, in graph order (they are reported ``completed``).
+    reused_tasks: tuple[str, ...] = ()
     _lazy: InitVar[_LazyParts | None] = None
 
     def __post_init__(self, _lazy: _LazyParts | None) -> None:
@@ -203,6 +211,9 @@ class ExecutionReport:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the whole report; values JSON cannot hold appear as their ``repr``."""
         return {
+            "run_id": self.run_id,
+            "resumed_from": self.resumed_from,
+            "reused_tasks": list(self.reused_tasks),
             "execution_state": self.execution_state,
             "total_start_time": self.total_start_time,
             "total_end_time": self.total_end_time,

@@ -218,6 +218,7 @@ def report_from_run(run: Run, *, total_start: float, planning_duration: float) -
         error_summary=summary,
         tail_tasks={names[i]: t for i, t in run.tail_tasks.items()},
         exceptions={names[i]: e for i, e in run.exceptions.items()},
+        run_id=run.run_id,
         _lazy=_LazyParts(
             task_statistics, stage_statistics, original_tasks, critical_path, lambda: run.results
         ),
