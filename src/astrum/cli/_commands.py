@@ -136,7 +136,12 @@ def show(args: argparse.Namespace, out: Output) -> int:
             report = store.report(run_id)
     finally:
         store.close()
-    print_run(out, record, report, db=_db_words(args))
+    if args.gantt:
+        out.line(report.to_mermaid_gantt().rstrip("\n"))
+    elif args.html:
+        out.line(f"Run page of {run_id} written to {report.to_html(args.html)}")
+    else:
+        print_run(out, record, report, db=_db_words(args))
     return 0
 
 

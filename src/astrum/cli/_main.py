@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from .._errors import SchedulerError
 from ..store._base import RUN_STATES, age_seconds
-from . import _commands
+from . import _commands, _graph
 from ._app import UsageError
 from ._output import Output
 
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="astrum",
         description="Run astrum task registries with their runs recorded, list and show past runs, "
-        "resume a run that failed or was interrupted.",
+        "resume a run that failed or was interrupted, draw a registry's graph.",
         epilog="Runs are recorded in .astrum/runs.db under the current directory unless --db says "
         "otherwise. See docs/durable-runs.md.",
     )
@@ -91,6 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = add("show", _commands.show, "show a run: its tasks, errors with tracebacks, critical path")
     show.add_argument("run_id", metavar="RUN_ID", help=_RUN_ID_HELP)
+    picture = show.add_mutually_exclusive_group()
+    picture.add_argument("--gantt", action="store_true", help="print the run as a Mermaid gantt instead")
+    picture.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the run's self-contained HTML page (Gantt, graph, tasks) to PATH",
+    )
+
+    drawing = commands.add_parser(
+        "graph",
+        help="print a registry's task graph (nothing runs)",
+        description="print a registry's task graph",
+    )
+    drawing.set_defaults(handler=_graph.graph)
+    drawing.add_argument("app", metavar="MODULE[:REGISTRY]", help=_APP_HELP)
+    drawing.add_argument(
+        "--target", metavar="TASK", action="extend", nargs="+", help="only these tasks and what they need"
+    )
+    drawing.add_argument(
+        "--format",
+        choices=_graph.FORMATS,
+        default="mermaid",
+        help="a Mermaid flowchart (default) or a text tree",
+    )
 
     resume = add(
         "resume",

@@ -191,7 +191,7 @@ def page_html(report: ExecutionReport) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(headline(report))}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{escape(headline(report))}</h1><p>{escape(' · '.join(facts))}</p></header>"
-        f"<main>{gantt_svg(gantt)}{_legend(set(statuses.values()))}{hidden}"
+        f"<main>{gantt_svg(gantt)}{_legend({*statuses.values(), *(placed.bar.status for placed in gantt.bars)})}{hidden}"
         f"{_slow_section(report)}"
         f'<section id="graph-section"><h2>Graph</h2><div class="scroll">'
         f"{graph_svg(graph, statuses, critical)}</div></section>"
