@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-newest lint bench bench-peers format clean
+.PHONY: demo test test-newest lint bench bench-peers format clean browser
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "astrum needs Python >= 3.11"'
@@ -46,6 +46,11 @@ test-newest:
 		! .venv-newest/bin/python -m pip install --quiet -e '.[dev]'; then \
 		echo "could not set up .venv-newest with $(PY312); skipping"; \
 	else .venv-newest/bin/python -m pytest -q; fi
+
+# Headless Chromium for the HTML run page's rendering test (Debian's package; needs root).
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium is installed: /usr/bin/chromium"; \
+	else apt-get update && apt-get install -y chromium; fi
 
 bench-peers:
 	$(PYTHON) -m venv $(PEERS)/upstream

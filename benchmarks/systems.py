@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -272,6 +273,34 @@ class RegistryRunAdapter(RegistryAdapter):
     via_run = True
 
 
+class RegistryRunStoreAdapter(RegistryRunAdapter):
+    """``await reg.run(config, store=SQLiteStore(...))``: the run recorded into a fresh SQLite file.
+
+    The store is opened (file and schema created) before timing, in a temporary folder; the
+    timed run includes ``await store.flush()``, so every record is committed to the file
+    before the clock stops. ``check()`` reads the run back and expects every task completed.
+    """
+
+    def __init__(self, workload: Workload) -> None:
+        super().__init__(workload)
+        self.folder = tempfile.TemporaryDirectory(prefix="astrum-bench-")
+        self.store: Any = self.astrum.SQLiteStore(f"{self.folder.name}/runs.db")
+
+    async def run(self) -> None:
+        self.report = await self.registry.run(config=self.config, store=self.store)
+        await self.store.flush()
+
+    def check(self) -> None:
+        try:
+            super().check()
+            (summary,) = self.store.runs(limit=1)
+            if summary.run_id != self.report.run_id or summary.completed != self.workload.size:
+                raise RuntimeError(f"store holds {summary.completed}/{self.workload.size} completed tasks")
+        finally:
+            self.store.close()
+            self.folder.cleanup()
+
+
 class FlowrunAdapter(Adapter):
     """flowrun-dag 1.x: ``engine.dag(name).task(name=..., deps=[...])``, then ``run_once()``.
 
@@ -321,6 +350,11 @@ _SPECS = [
     SystemSpec("scheduler_sync", SyncSchedulerAdapter, "astrum.DynamicScheduler, sync callables"),
     SystemSpec("registry", RegistryAdapter, "SchedulerRegistry: register + build_scheduler | execute"),
     SystemSpec("registry_run", RegistryRunAdapter, "SchedulerRegistry: register | await reg.run()"),
+    SystemSpec(
+        "registry_run_store",
+        RegistryRunStoreAdapter,
+        "SchedulerRegistry: register | await reg.run(store=SQLiteStore) + store.flush()",
+    ),
     SystemSpec("upstream", RegistryAdapter, "astrum 0.1.2 registry (PyPI)", peer="upstream", max_size=3000),
     SystemSpec(
         "upstream_scheduler",

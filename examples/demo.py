@@ -1,9 +1,8 @@
-"""``make demo``: an order-fulfilment workflow, drawn, planned, run and reported.
+"""``make demo``: an order-fulfilment workflow, drawn, planned, run, reported and recorded.
 
-Nine tasks with simulated latencies. Two of them are ordinary blocking
-functions (``time.sleep`` standing in for PDF rendering and a label printer);
-astrum runs synchronous tasks in worker threads, so they do not hold up the
-async tasks. One carrier API call fails once and recovers through ``retry=2``.
+The workflow (``examples/fulfilment.py``): nine tasks with simulated latencies, two of them
+blocking functions that astrum runs in worker threads, and a carrier API call that fails once
+and recovers through ``retry=2``.
 
     receive_order ─┬─ screen_fraud ── capture_payment ── render_invoice* ─┐
                    ├─ reserve_stock ── pack_parcel* ─┐                     ├─ email_customer
@@ -13,146 +12,27 @@ async tasks. One carrier API call fails once and recovers through ``retry=2``.
 With rich installed (``pip install "astrum[viz]"``) it prints the DAG with its
 data transport, the stage view, and the run report with a timeline and the
 critical path; without rich it prints a plain summary.
+
+The run is recorded in ``.astrum/runs.db`` (``--db PATH`` for another file); the demo ends
+with the ``astrum show`` and ``astrum resume`` commands for it.
 """
 
+import argparse
 import asyncio
+import os
+import shlex
+import shutil
 import sys
 import threading
-import time
-from dataclasses import dataclass
-from typing import TypedDict
+from dataclasses import replace
+from pathlib import Path
 
-from astrum import AstrumConfig, ExecutionReport, F, Ref, build_scheduler, clear_registry, task, use_namespace
+import fulfilment  # examples/fulfilment.py: the app, importable as `--app examples/fulfilment.py:registry`
 
-NAMESPACE = "order_fulfilment"
+from astrum import AstrumConfig, ExecutionReport, SQLiteStore
+
 INSTALL_HINT = 'pip install "astrum[viz]"'
-
-
-class Order(TypedDict):
-    """An order as the web shop hands it over."""
-
-    order_id: str
-    email: str
-    country: str
-    skus: dict[str, int]
-    total_cents: int
-
-
-@dataclass(frozen=True)
-class ShippingQuote:
-    """The carrier's offer for one parcel."""
-
-    carrier: str
-    service: str
-    price_cents: int
-
-
-class CarrierUnavailableError(ConnectionError):
-    """The carrier's quoting API did not answer."""
-
-
-@dataclass
-class FlakyCarrier:
-    """A carrier API that answers 503 to its first call, then quotes normally."""
-
-    calls: int = 0
-
-    async def quote(self, country: str, parcels: int) -> ShippingQuote:
-        self.calls += 1
-        await asyncio.sleep(0.08)
-        if self.calls == 1:
-            raise CarrierUnavailableError("carrier API answered 503 Service Unavailable")
-        return ShippingQuote(
-            "PostNL", "next-day", 495 + 150 * (parcels - 1) + (0 if country == "NL" else 700)
-        )
-
-
-def register_fulfilment(carrier: FlakyCarrier) -> None:
-    """Register the nine fulfilment tasks into the ``order_fulfilment`` namespace."""
-    with use_namespace(NAMESPACE):
-
-        @task("receive_order")
-        async def receive_order() -> Order:
-            await asyncio.sleep(0.05)
-            return {
-                "order_id": "SO-20931",
-                "email": "ada@example.org",
-                "country": "NL",
-                "skus": {"KB-75-ISO": 1, "CABLE-USB-C": 2},
-                "total_cents": 18_970,
-            }
-
-        @task("screen_fraud")
-        async def screen_fraud(
-            email: Ref[str, F("receive_order", "email")],
-            total_cents: Ref[int, F("receive_order", "total_cents")],
-        ) -> dict:
-            await asyncio.sleep(0.30)  # a third-party risk API
-            return {"verdict": "accept", "score": 0.07 if total_cents < 50_000 else 0.4, "checked": email}
-
-        @task("reserve_stock")
-        async def reserve_stock(skus: Ref[dict, F("receive_order", "skus")]) -> dict:
-            await asyncio.sleep(0.20)  # warehouse system round trip
-            return {
-                "reservation": "RSV-5512",
-                "bins": {sku: f"A-{n:02d}" for n, sku in enumerate(sorted(skus), 1)},
-            }
-
-        @task("quote_shipping", retry=2)
-        async def quote_shipping(
-            country: Ref[str, F("receive_order", "country")],
-            skus: Ref[dict, F("receive_order", "skus")],
-        ) -> ShippingQuote:
-            return await carrier.quote(country, parcels=1 if sum(skus.values()) <= 3 else 2)
-
-        @task("capture_payment")
-        async def capture_payment(
-            verdict: Ref[str, F("screen_fraud", "verdict")],
-            total_cents: Ref[int, F("receive_order", "total_cents")],
-        ) -> dict:
-            if verdict != "accept":
-                raise PermissionError(f"fraud screening said {verdict!r}")
-            await asyncio.sleep(0.15)  # payment provider
-            return {"payment_id": "PAY-88310", "captured_cents": total_cents}
-
-        @task("pack_parcel")
-        def pack_parcel(bins: Ref[dict, F("reserve_stock", "bins")]) -> dict:
-            time.sleep(0.25)  # blocking: a label printer driver
-            return {
-                "parcel_id": "PCL-301",
-                "picked_from": sorted(bins.values()),
-                "thread": threading.current_thread().name,
-            }
-
-        @task("render_invoice")
-        def render_invoice(
-            order_id: Ref[str, F("receive_order", "order_id")],
-            payment_id: Ref[str, F("capture_payment", "payment_id")],
-            captured_cents: Ref[int, F("capture_payment", "captured_cents")],
-        ) -> dict:
-            time.sleep(0.20)  # blocking: PDF rendering
-            return {
-                "invoice": f"INV-{order_id[3:]}.pdf",
-                "payment_id": payment_id,
-                "amount": captured_cents / 100,
-            }
-
-        @task("book_courier")
-        async def book_courier(
-            quote: Ref[ShippingQuote, F("quote_shipping")],
-            parcel_id: Ref[str, F("pack_parcel", "parcel_id")],
-        ) -> dict:
-            await asyncio.sleep(0.10)
-            return {"tracking": f"3S{quote.carrier.upper()}{parcel_id[-3:]}", "service": quote.service}
-
-        @task("email_customer")
-        async def email_customer(
-            email: Ref[str, F("receive_order", "email")],
-            invoice: Ref[str, F("render_invoice", "invoice")],
-            tracking: Ref[str, F("book_courier", "tracking")],
-        ) -> str:
-            await asyncio.sleep(0.05)
-            return f"to {email}: invoice {invoice}, track your parcel with {tracking}"
+DEFAULT_DB = ".astrum/runs.db"
 
 
 def rich_available() -> bool:
@@ -164,7 +44,7 @@ def rich_available() -> bool:
     return True
 
 
-def check(report: ExecutionReport, carrier: FlakyCarrier) -> None:
+def check(report: ExecutionReport, carrier: fulfilment.FlakyCarrier) -> None:
     """The outcome the demo promises (raises ``AssertionError`` otherwise)."""
     assert report.execution_state == "completed", report.error_summary
     assert report.successful_tasks == report.total_tasks == 9
@@ -200,20 +80,41 @@ def plain_summary(report: ExecutionReport) -> None:
     print(f"Critical path: {' -> '.join(report.critical_path)}")
 
 
-async def main() -> int:
-    """Build, show, run and report the workflow; return the process exit code."""
+def astrum_command() -> list[str]:
+    """How to call the ``astrum`` command line from here: ``astrum`` if it is on PATH, else its path."""
+    script = Path(sys.executable).parent / "astrum"
+    if not script.exists():
+        return [os.path.relpath(sys.executable), "-m", "astrum"]
+    on_path = shutil.which("astrum")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return ["astrum"]
+    return [os.path.relpath(script)]
+
+
+def follow_up(run_id: str, db: str) -> list[str]:
+    """The commands that show the recorded run and resume it from ``book_courier``."""
+    astrum = shlex.join(astrum_command())
+    app = shlex.quote(f"{os.path.relpath(fulfilment.__file__)}:registry")
+    db_words = "" if db == DEFAULT_DB else f" --db {shlex.quote(db)}"
+    return [
+        f"Recorded as run {run_id} in {db}. See it, or run book_courier and what follows it again:",
+        f"  {astrum} show {shlex.quote(run_id)}{db_words}",
+        f"  {astrum} resume {shlex.quote(run_id)} --app {app} --from book_courier{db_words}",
+    ]
+
+
+async def main(db: str = DEFAULT_DB) -> int:
+    """Build, show, run, report and record the workflow; return the process exit code."""
     has_rich = rich_available()
     if not has_rich:
         print(f"rich is not installed: {INSTALL_HINT} for the DAG tree, stage table and timeline.")
         print("Running with a plain summary instead.\n")
-    carrier = FlakyCarrier()
-    register_fulfilment(carrier)
-    try:
-        config = AstrumConfig(silence=True, silence_warnings=True, visualize=has_rich)
-        print("Build: order_fulfilment (9 tasks)")
-        scheduler = build_scheduler(namespace=NAMESPACE, config=config)
-        plan = scheduler.get_execute_timeline()
-        note = "The stage view groups tasks by depth; at run time each task starts as soon as its own inputs are ready."
+    registry = fulfilment.registry
+    config = AstrumConfig(silence=True, silence_warnings=True)
+    print(f"Build: {registry.name} ({len(registry)} tasks)")
+    plan = registry.build_scheduler(config=replace(config, visualize=has_rich)).get_execute_timeline()
+    note = "The stage view groups tasks by depth; at run time each task starts as soon as its own inputs are ready."
+    with SQLiteStore(db) as store:
         if has_rich:
             from rich.console import Console
 
@@ -222,23 +123,27 @@ async def main() -> int:
             console = Console()
             print_plan(plan, console)
             console.print(note)
-            report = await scheduler.execute()
+            report = await registry.run(config=config, store=store)
             print_report(report, console)
         else:
             print(plan.get_visualization_table())
             print(note)
-            report = await scheduler.execute()
+            report = await registry.run(config=config, store=store)
             plain_summary(report)
-    finally:
-        clear_registry(NAMESPACE)
     print(parallelism_line(report))
     try:
-        check(report, carrier)
+        check(report, fulfilment.carrier)
     except AssertionError as exc:
         print(f"demo: unexpected outcome: {exc}", file=sys.stderr)
         return 1
+    print()
+    print("\n".join(follow_up(report.run_id, db)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    parser = argparse.ArgumentParser(description="Run the order-fulfilment demo and record it.")
+    parser.add_argument(
+        "--db", default=DEFAULT_DB, help=f"the run store to record into (default: {DEFAULT_DB})"
+    )
+    sys.exit(asyncio.run(main(parser.parse_args().db)))

@@ -119,12 +119,17 @@ def tree_entries(text: str) -> list[tuple[int, str, str]]:
     return entries
 
 
-def exported_error_classes() -> set[str]:
+def exported_classes(base: type[BaseException]) -> set[str]:
     return {
         name
         for name in astrum.__all__
-        if isinstance(getattr(astrum, name), type) and issubclass(getattr(astrum, name), BaseException)
+        if isinstance(getattr(astrum, name), type) and issubclass(getattr(astrum, name), base)
     }
+
+
+def exported_error_classes() -> set[str]:
+    """The exported exceptions, warnings aside (they are listed on their own)."""
+    return exported_classes(BaseException) - exported_classes(Warning)
 
 
 @pytest.mark.parametrize(
@@ -149,3 +154,11 @@ def test_the_drawn_error_tree_is_the_code_s_hierarchy(text):
             assert issubclass(cls, pydantic.ValidationError)
 
     assert {name for _, name, _ in entries} | {"AstrumError"} == exported_error_classes()
+
+
+def test_every_exported_warning_is_described_in_the_errors_page():
+    text = (ROOT / "docs" / "errors.md").read_text()
+    warnings_part = text[text.index("## Warnings") :]
+    for name in exported_classes(Warning):
+        assert f"`{name}`" in warnings_part, name
+        assert issubclass(getattr(astrum, name), astrum.RunStoreWarning)

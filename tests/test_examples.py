@@ -170,10 +170,10 @@ def test_example_script_exits_cleanly(script):
 
 
 @pytest.mark.slow
-def test_demo_runs_and_reports_the_critical_path():
+def test_demo_runs_and_reports_the_critical_path(tmp_path):
     pytest.importorskip("rich")
 
-    result = run_script("examples/demo.py", timeout=60)
+    result = run_script("examples/demo.py", "--db", str(tmp_path / "runs.db"), timeout=60)
 
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -184,11 +184,34 @@ def test_demo_runs_and_reports_the_critical_path():
 
 
 @pytest.mark.slow
-def test_demo_without_rich_names_the_extra_and_still_runs():
+def test_demo_ends_with_show_and_resume_commands_that_work_when_pasted(tmp_path):
+    db = tmp_path / "runs.db"
+    demo = run_script("examples/demo.py", "--db", str(db), timeout=60)
+    assert demo.returncode == 0, demo.stderr
+    *_, recorded, show, resume = demo.stdout.splitlines()
+    run_id = recorded.split()[3]
+
+    shown = subprocess.run(show, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    resumed = subprocess.run(resume, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert recorded.startswith(f"Recorded as run {run_id} in {db}")
+    assert show.split()[-4:] == ["show", run_id, "--db", str(db)]
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"Run {run_id}  completed") and "book_courier" in shown.stdout
+    assert "attempt 1: CarrierUnavailableError: carrier API answered 503" in shown.stdout
+    assert resumed.returncode == 0, resumed.stderr
+    # book_courier and email_customer ran again, with the stored ShippingQuote; seven were reused.
+    assert f"(resumes {run_id}) completed: 9/9 tasks completed (7 reused)" in resumed.stdout
+    assert not shown.stderr and not resumed.stderr
+
+
+@pytest.mark.slow
+def test_demo_without_rich_names_the_extra_and_still_runs(tmp_path):
     block_rich = (
         "import runpy, sys\n"
         "sys.modules['rich'] = None  # import rich now raises ImportError\n"
-        "sys.argv = ['examples/demo.py']\n"
+        f"sys.argv = ['examples/demo.py', '--db', {str(tmp_path / 'runs.db')!r}]\n"
+        "sys.path.insert(0, 'examples')  # as `python examples/demo.py` puts the script's folder first\n"
         "runpy.run_path('examples/demo.py', run_name='__main__')\n"
     )
 
@@ -199,3 +222,34 @@ def test_demo_without_rich_names_the_extra_and_still_runs():
     assert 'pip install "astrum[viz]"' in out
     assert "Critical path: receive_order -> screen_fraud" in out
     assert "9/9 tasks completed" in out
+
+
+# --- run_page.py ------------------------------------------------------------------------------
+
+
+async def test_run_page_example_draws_explains_and_writes_the_page(monkeypatch, capsys, tmp_path):
+    run_page = load_example("run_page", monkeypatch)
+
+    report = await run_page.main(tmp_path / "digest.html")
+
+    out = capsys.readouterr().out
+    assert out.startswith("flowchart LR\n") and "\ngantt\n" in out
+    assert "Critical path (*): fetch_feeds -> " in out
+    assert f"Run page written to {tmp_path / 'digest.html'}" in out
+    page = (tmp_path / "digest.html").read_text(encoding="utf-8")
+    assert all(name in page for name in report.original_tasks)
+    # The two summaries share a pool of one: one of them waited for it.
+    stats = {s.task_name: s for s in report.task_statistics}
+    assert (
+        max(stats["summarise_tech"].pool_queued_duration, stats["summarise_science"].pool_queued_duration)
+        > 0.02
+    )
+    assert stats["summarise_tech"].attempt_count == 2
+
+
+def test_run_page_script_writes_where_it_is_told(tmp_path):
+    result = run_script("examples/run_page.py", str(tmp_path / "page.html"))
+
+    assert result.returncode == 0, result.stderr
+    assert not result.stderr
+    assert (tmp_path / "page.html").read_text(encoding="utf-8").startswith("<!doctype html>")

@@ -1572,3 +1572,18 @@ async def test_a_manual_scheduler_injects_the_run_context_too():
     assert result.execution_state == "completed"
     assert result.results == {"load": 1, "report": "ok"}
     assert sorted(seen) == [("load", "acme", 1), ("report", "acme", 1)]
+
+
+def test_the_engine_s_fast_task_events_equal_the_dataclass_s():
+    from dataclasses import fields
+
+    from astrum.lifecycle._events import task_event
+
+    error = ValueError("x")
+    fast = task_event("task_retry", "run", "t", 2, 5.0, 1.0, 2.0, error, 0.5, None)
+    slow = TaskEvent("task_retry", "run", "t", 2, 5.0, start_time=1.0, end_time=2.0, error=error, delay=0.5)
+
+    assert fast == slow and repr(fast) == repr(slow) and hash(fast) == hash(slow)
+    assert list(vars(fast)) == [f.name for f in fields(TaskEvent)]  # a new field must be added to task_event
+    with pytest.raises(FrozenInstanceError):
+        fast.kind = "task_start"  # type: ignore[misc]

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 from ._errors import AstrumError as AstrumError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConfigurationTypeError as ConfigurationTypeError
+from ._errors import ResumeError as ResumeError
+from ._errors import RunStoreError as RunStoreError
 from ._errors import SchedulerError as SchedulerError
 from ._errors import TaskDependencyError as TaskDependencyError
 from ._errors import TaskDuplicateExecutionError as TaskDuplicateExecutionError
@@ -14,6 +16,7 @@ from ._errors import TaskOrderLoopError as TaskOrderLoopError
 from ._errors import TaskOrderNoExitError as TaskOrderNoExitError
 from ._errors import TaskRegistrationError as TaskRegistrationError
 from ._errors import TaskTimeoutError as TaskTimeoutError
+from ._errors import UnknownRunError as UnknownRunError
 from .authoring import _build as _build  # the build pipeline, loaded up front so a first run pays no import
 from .authoring._config import AstrumConfig as AstrumConfig
 from .authoring._inject import TaskInputError as TaskInputError
@@ -22,9 +25,11 @@ from .authoring._namespaces import build_scheduler as build_scheduler
 from .authoring._namespaces import build_task_orders as build_task_orders
 from .authoring._namespaces import clear_registry as clear_registry
 from .authoring._namespaces import get_registry as get_registry
+from .authoring._namespaces import resume as resume
 from .authoring._namespaces import run as run
 from .authoring._namespaces import stream as stream
 from .authoring._namespaces import task as task
+from .authoring._namespaces import to_mermaid as to_mermaid
 from .authoring._namespaces import use_namespace as use_namespace
 from .authoring._registry import DEFAULT_NAMESPACE as DEFAULT_NAMESPACE
 from .authoring._registry import RegisteredTask as RegisteredTask
@@ -59,10 +64,37 @@ if TYPE_CHECKING:
     from .authoring._taskdata import DataItemError as DataItemError
     from .authoring._taskdata import DTRela as DTRela
     from .authoring._taskdata import TaskData as TaskData
+    from .store._base import AttemptRecord as AttemptRecord
+    from .store._base import PickleSerializerWarning as PickleSerializerWarning
+    from .store._base import RunRecord as RunRecord
+    from .store._base import RunStore as RunStore
+    from .store._base import RunStoreWarning as RunStoreWarning
+    from .store._base import RunSummary as RunSummary
+    from .store._base import TaskRecord as TaskRecord
+    from .store._base import TaskShape as TaskShape
+    from .store._base import UnstorableResultWarning as UnstorableResultWarning
+    from .store._memory import MemoryStore as MemoryStore
+    from .store._rebuild import StoredTaskError as StoredTaskError
+    from .store._sqlite import SQLiteStore as SQLiteStore
 
 __version__ = "0.2.0.dev0"
 
 _LAZY = {"DataItem", "DataItemError", "DTRela", "TaskData"}  # pydantic models: loaded on first use
+# The run store (sqlite3 and the result codec): loaded when a store is first named.
+_LAZY_STORE = {
+    "AttemptRecord": "_base",
+    "MemoryStore": "_memory",
+    "PickleSerializerWarning": "_base",
+    "RunRecord": "_base",
+    "RunStore": "_base",
+    "RunStoreWarning": "_base",
+    "RunSummary": "_base",
+    "SQLiteStore": "_sqlite",
+    "StoredTaskError": "_rebuild",
+    "TaskRecord": "_base",
+    "TaskShape": "_base",
+    "UnstorableResultWarning": "_base",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -70,6 +102,11 @@ def __getattr__(name: str) -> object:
         from .authoring import _taskdata
 
         return getattr(_taskdata, name)
+    module = _LAZY_STORE.get(name)
+    if module is not None:
+        import importlib
+
+        return getattr(importlib.import_module(f".store.{module}", __name__), name)
     raise AttributeError(f"module 'astrum' has no attribute {name!r}")
 
 
@@ -80,6 +117,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "AstrumConfig",
     "AstrumError",
+    "AttemptRecord",
     "ConfigurationError",
     "ConfigurationTypeError",
     "DTRela",
@@ -93,16 +131,26 @@ __all__ = [
     "ExecutionState",
     "F",
     "From",
+    "MemoryStore",
+    "PickleSerializerWarning",
     "ProcessTaskError",
     "Ref",
     "RegisteredTask",
+    "ResumeError",
     "Retry",
     "RunContext",
     "RunEvent",
     "RunHook",
+    "RunRecord",
+    "RunStore",
+    "RunStoreError",
+    "RunStoreWarning",
+    "RunSummary",
+    "SQLiteStore",
     "SchedulerError",
     "SchedulerRegistry",
     "StageStatus",
+    "StoredTaskError",
     "T",
     "TaskAttemptStatistics",
     "TaskData",
@@ -115,19 +163,25 @@ __all__ = [
     "TaskOrder",
     "TaskOrderLoopError",
     "TaskOrderNoExitError",
+    "TaskRecord",
     "TaskRegistrationError",
+    "TaskShape",
     "TaskStageStatistics",
     "TaskStatus",
     "TaskTimeoutError",
     "To",
+    "UnknownRunError",
+    "UnstorableResultWarning",
     "active_namespace",
     "build_scheduler",
     "build_task_orders",
     "clear_registry",
     "fn_hook",
     "get_registry",
+    "resume",
     "run",
     "stream",
     "task",
+    "to_mermaid",
     "use_namespace",
 ]

@@ -14,14 +14,19 @@ The tree::
     │   └── DataItemError           ``DataItem(...)`` refused (also pydantic's ``ValidationError``)
     ├── TaskInputError              an injected value could not be read (also a ``LookupError``)
     ├── TaskTimeoutError            an attempt ran out of time (also a ``TimeoutError``)
-    └── ProcessTaskError            a process-isolated task could not run or report back
-                                    (also a ``RuntimeError``)
+    ├── ProcessTaskError            a process-isolated task could not run or report back
+    │                               (also a ``RuntimeError``)
+    ├── RunStoreError               a run store is closed, too new, or could not write
+    │   └── UnknownRunError         no run with this id in the store (also a ``LookupError``)
+    ├── ResumeError                 a run cannot be resumed as asked (also a ``ValueError``)
+    └── StoredTaskError             stands in for a task's exception in a report read from a store
 
 Task failures are never raised by a run: they are recorded in the
 :class:`~astrum.ExecutionReport`, with the original exception object kept
 (``TaskInputError``, ``TaskTimeoutError`` and ``ProcessTaskError`` are recorded there too).
 ``DataItemError`` lives in ``astrum.authoring._taskdata`` (it needs pydantic), ``TaskInputError``
-in ``astrum.authoring._inject`` and ``ProcessTaskError`` in ``astrum.core._process``.
+in ``astrum.authoring._inject``, ``ProcessTaskError`` in ``astrum.core._process`` and
+``StoredTaskError`` in ``astrum.store._rebuild``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = [
     "AstrumError",
     "ConfigurationError",
     "ConfigurationTypeError",
+    "ResumeError",
+    "RunStoreError",
     "SchedulerError",
     "TaskDependencyError",
     "TaskDuplicateExecutionError",
@@ -40,6 +47,7 @@ __all__ = [
     "TaskOrderNoExitError",
     "TaskRegistrationError",
     "TaskTimeoutError",
+    "UnknownRunError",
     "describe_exception",
 ]
 
@@ -122,6 +130,34 @@ class TaskTimeoutError(SchedulerError, TimeoutError):
         self.timeout = timeout
         detail = f"; {note}" if note else ""
         super().__init__(f"Task '{task_name}' timed out after {timeout:g} s{detail}.")
+
+
+class RunStoreError(SchedulerError):
+    """A run store cannot do what was asked: it is closed, its file is from a newer astrum, or a write failed."""
+
+
+class UnknownRunError(RunStoreError, LookupError):
+    """A run store has no run with this id.
+
+    Attributes:
+        run_id: the id that was asked for.
+    """
+
+    def __init__(self, run_id: str, store: str = "the run store") -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"No run with id {run_id!r} in {store}. List the recorded runs with `astrum runs` "
+            "(or store.runs()) and pass one of their ids."
+        )
+
+
+class ResumeError(SchedulerError, ValueError):
+    """A stored run cannot be resumed as asked.
+
+    The graph changed in a way its stored results cannot serve (the message names each
+    change and says to pass ``allow_changed=True``), ``from_tasks`` names tasks the run does
+    not have, the run is still running, or no run store was given.
+    """
 
 
 def describe_exception(exc: BaseException) -> str:

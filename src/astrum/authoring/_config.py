@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._errors import ConfigurationError, ConfigurationTypeError
 from ..core._policies import check_clock, check_deadline, check_failure_policy
 
-__all__ = ["AstrumConfig"]
+__all__ = ["AstrumConfig", "check_store", "config_identity"]
+
+
+def check_store(store: Any, where: str) -> Any:
+    """``store`` if it is a run store.
+
+    Raises:
+        ConfigurationTypeError: it is not (also a ``TypeError``).
+    """
+    from ..store._base import RunStore
+
+    if not isinstance(store, RunStore):
+        raise ConfigurationTypeError(
+            f"{where} takes a run store such as SQLiteStore('.astrum/runs.db') or MemoryStore(), "
+            f"got {type(store).__name__}."
+        )
+    return store
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,9 @@ class AstrumConfig:
             tests pass :class:`astrum.testing.FakeClock`).
         hooks: :class:`~astrum.RunHook` objects told about the run's events.
         pools: named concurrency limits, ``{"llm": 2}``; a task joins one with ``@task(pool="llm")``.
+        store: a :class:`~astrum.RunStore` (``SQLiteStore(path)``, ``MemoryStore()``) every run
+            is recorded into, as it happens; ``None`` (default): nothing is recorded. A
+            ``store=`` passed to ``run()`` wins over it.
 
     Raises:
         ConfigurationError: a bad value (``failure_policy="x"``, a pool size < 1, ...); also a ``ValueError``.
@@ -63,8 +83,11 @@ class AstrumConfig:
     clock: Any = None
     hooks: Sequence[Any] = field(default_factory=tuple)
     pools: Mapping[str, int] = field(default_factory=dict)
+    store: Any = None
 
     def __post_init__(self) -> None:
+        if self.store is not None:
+            check_store(self.store, "AstrumConfig(store=...)")
         check_failure_policy(self.failure_policy)
         check_deadline(self.deadline)
         check_clock(self.clock)
@@ -98,3 +121,38 @@ class AstrumConfig:
         """A new ``asyncio.Semaphore(concurrency_limit)``, or ``None`` when unbounded."""
         limit = self.effective_concurrency_limit
         return asyncio.Semaphore(limit) if limit is not None else None
+
+
+# In the build cache's key, fields annotated with plain value types count by value and every
+# other field (class instances, hooks, the clock, and any field added later) by identity: a
+# cached build calls methods of the instances it was built with and tells the hooks it was
+# built with, so an equal copy is another configuration.
+_VALUE_TYPES = frozenset(
+    {
+        "bool",
+        "int",
+        "float",
+        "str",
+        "int | None",
+        "float | None",
+        "str | None",
+        "Sequence[str]",
+        "Mapping[str, int]",
+    }
+)
+_config_objects = operator.attrgetter(*[f.name for f in fields(AstrumConfig) if f.type not in _VALUE_TYPES])
+
+
+def _identity(value: Any) -> Any:
+    """``id(value)``, or the ids of a tuple's items."""
+    return tuple(map(id, value)) if type(value) is tuple else id(value)
+
+
+def config_identity(config: AstrumConfig) -> tuple[Any, ...]:
+    """The identities of ``config``'s object fields.
+
+    They stand before the config in the cache key: a key with other objects differs
+    there, before the configs' ``==`` could call ``__eq__`` of the user's objects. The
+    cached build holds its config, so these ids are not reused while it is cached.
+    """
+    return tuple(map(_identity, _config_objects(config)))

@@ -14,10 +14,11 @@ from ..core._policies import Retry
 from ..lifecycle._context import RunContext
 from ..lifecycle._events import RunEvent, TaskEvent
 from ..report._report import ExecutionReport
-from ._config import AstrumConfig
+from ._config import AstrumConfig, check_store
 from ._registry import DEFAULT_NAMESPACE, SchedulerRegistry
 
 if TYPE_CHECKING:
+    from ..store._base import RunStore
     from ._taskdata import TaskData
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "build_task_orders",
     "clear_registry",
     "get_registry",
+    "resume",
     "run",
     "stream",
     "task",
+    "to_mermaid",
     "use_namespace",
 ]
 
@@ -200,16 +203,52 @@ async def run(
     config: AstrumConfig | None = None,
     visualize: bool = False,
     context: RunContext[Any] | None = None,
+    store: RunStore | None = None,
 ) -> ExecutionReport:
     """Build and execute the namespace's tasks (or ``target_tasks`` and what they need).
 
     ``context`` is the :class:`~astrum.RunContext` given to tasks that ask for one.
+    ``store`` (else ``config.store``) records the run as it happens, under ``report.run_id``.
     """
     if config is None and visualize:
         config = AstrumConfig(visualize=True)
     scheduler = get_registry(namespace).build_scheduler(target_tasks, config=config)
+    if store is not None:
+        scheduler.store = check_store(store, "run(store=...)")
     report: ExecutionReport = await scheduler.execute(context=context)
     return report
+
+
+async def resume(
+    run_id: str,
+    *,
+    from_tasks: Sequence[str] | None = None,
+    store: RunStore | None = None,
+    namespace: str | None = None,
+    config: AstrumConfig | None = None,
+    context: RunContext[Any] | None = None,
+    allow_changed: bool = False,
+) -> ExecutionReport:
+    """Resume a recorded run with the tasks of its namespace: see :meth:`SchedulerRegistry.resume`.
+
+    ``namespace`` defaults to the namespace the run was recorded under.
+
+    Raises:
+        UnknownRunError: the store has no run ``run_id``.
+        ResumeError: the run cannot be resumed as asked (the message says why and what to do).
+    """
+    from ._resume import pick_store
+
+    if namespace is None:
+        namespace = pick_store(run_id, store, config).run(run_id).namespace
+    return await get_registry(namespace).resume(
+        run_id,
+        from_tasks=from_tasks,
+        store=store,
+        config=config,
+        context=context,
+        allow_changed=allow_changed,
+    )
 
 
 def stream(
@@ -221,3 +260,13 @@ def stream(
 ) -> AsyncIterator[RunEvent | TaskEvent]:
     """Run the namespace's tasks and yield their events as they happen (see :meth:`SchedulerRegistry.stream`)."""
     return get_registry(namespace).stream(target_tasks, config=config, context=context)
+
+
+def to_mermaid(
+    namespace: str | None = None,
+    target_tasks: Sequence[str] | None = None,
+    *,
+    config: AstrumConfig | None = None,
+) -> str:
+    """:meth:`SchedulerRegistry.to_mermaid` on the namespace's registry (default: the active one)."""
+    return get_registry(namespace).to_mermaid(target_tasks, config=config)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import operator
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError, TaskRegistrationError
 from ..core._gcpause import gc_paused
@@ -18,8 +17,11 @@ from ..lifecycle._context import RunContext
 from ..lifecycle._events import RunEvent, TaskEvent
 from ..report._report import ExecutionReport
 from ._build import BuildResult, build, select
-from ._config import AstrumConfig
+from ._config import AstrumConfig, check_store, config_identity
 from ._tasks import DEFAULT_NAMESPACE, RegisteredTask, TaskTable
+
+if TYPE_CHECKING:
+    from ..store._base import RunStore
 
 __all__ = ["DEFAULT_NAMESPACE", "RegisteredTask", "SchedulerRegistry"]
 
@@ -43,11 +45,8 @@ class SchedulerRegistry(TaskTable):
         config: AstrumConfig,
         concurrency_context: asyncio.Semaphore | None,
     ) -> BuildResult:
-        """A build of the selected tasks, reused while the registry is unchanged.
-
-        The config's instances, hooks and clock count by identity in the cache key (see
-        :func:`_config_identity`).
-        """
+        """A build of the selected tasks, reused while the registry is unchanged (see
+        :func:`config_identity` for what the cache key compares)."""
         if config.visualize:  # visualising is part of every build the user asks for
             return build(self, target_tasks, config, concurrency_context=concurrency_context)
         targets = None if target_tasks is None else tuple(target_tasks)
@@ -56,7 +55,7 @@ class SchedulerRegistry(TaskTable):
                 self._version,
                 targets,
                 id(concurrency_context),
-                _config_identity(config),
+                config_identity(config),
                 config,
             )
             hash(key)
@@ -109,7 +108,8 @@ class SchedulerRegistry(TaskTable):
 
         ``config`` wins over the legacy keywords ``ignore_tail_task``, ``silence``
         and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured;
-        ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs.
+        ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs;
+        ``config.store`` records each of its runs.
         """
         if config is None:
             config = AstrumConfig(
@@ -121,6 +121,8 @@ class SchedulerRegistry(TaskTable):
         with gc_paused():
             scheduler = result.scheduler()
         scheduler.context = context
+        scheduler.store = config.store
+        scheduler._store_label = {"namespace": self.name, "targets": target_tasks}
         return scheduler
 
     async def run(
@@ -129,14 +131,55 @@ class SchedulerRegistry(TaskTable):
         config: AstrumConfig | None = None,
         *,
         context: RunContext[Any] | None = None,
+        store: RunStore | None = None,
     ) -> ExecutionReport:
         """Build and execute the selected tasks; return the report.
 
         ``context`` is the :class:`~astrum.RunContext` given to tasks that ask for one.
+        ``store`` (else ``config.store``) records the run as it happens, under ``report.run_id``.
+
+        Raises:
+            ConfigurationTypeError: ``store`` is not a run store (also a ``TypeError``).
         """
         scheduler = self.build_scheduler(target_tasks, config=config)
+        if store is not None:
+            scheduler.store = check_store(store, "run(store=...)")
         report: ExecutionReport = await scheduler.execute(context=context)
         return report
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        from_tasks: Sequence[str] | None = None,
+        store: RunStore | None = None,
+        config: AstrumConfig | None = None,
+        context: RunContext[Any] | None = None,
+        allow_changed: bool = False,
+    ) -> ExecutionReport:
+        """Resume a recorded run: a new run of its targets reusing its completed tasks' results.
+
+        Completed tasks are not called again (their stored results are injected); the rest runs,
+        and so do ``from_tasks`` and their descendants. ``store`` (else ``config.store``) holds
+        the run and records the new one. See docs/durable-runs.md.
+
+        Raises:
+            UnknownRunError: the store has no run ``run_id``.
+            ResumeError: the graph changed (pass ``allow_changed=True`` to rerun the changed tasks
+                and their descendants), ``from_tasks`` names unknown tasks, the run is still
+                running, or no store was given.
+        """
+        from ._resume import resume_run
+
+        return await resume_run(
+            self,
+            run_id,
+            from_tasks=from_tasks,
+            store=store,
+            config=config,
+            context=context,
+            allow_changed=allow_changed,
+        )
 
     def stream(
         self,
@@ -204,6 +247,23 @@ class SchedulerRegistry(TaskTable):
         """
         build(self, target_tasks, config or AstrumConfig(), collect_all=True, check_pools=config is not None)
 
+    def to_mermaid(
+        self, target_tasks: Sequence[str] | None = None, *, config: AstrumConfig | None = None
+    ) -> str:
+        """The selected tasks as a Mermaid ``flowchart`` (see docs/visualisation.md).
+
+        Data edges are labelled with the field or index they read, ordering-only edges
+        are dashed, and each node shows its pool, retries and timeout. ``config`` gives
+        the class instances of class-scoped tasks.
+
+        Raises:
+            TaskRegistrationError: the tasks do not build (every problem listed, as :meth:`validate`).
+        """
+        from ._graphview import build_mermaid, drawing_config
+
+        result = build(self, target_tasks, drawing_config(config), collect_all=True, check_pools=False)
+        return build_mermaid(result)
+
     def override(self, replacements: Mapping[str, Any]) -> SchedulerRegistry:
         """A new registry with the same graph and some implementations replaced (for tests).
 
@@ -225,43 +285,6 @@ class SchedulerRegistry(TaskTable):
                     record = dataclasses.replace(record, implementation=_implementation(replacements[tid]))
                 copy._tasks[tid] = record
         return copy
-
-
-# In the build cache's key, fields annotated with plain value types count by value and every
-# other field (class instances, hooks, the clock, and any field added later) by identity: a
-# cached build calls methods of the instances it was built with and tells the hooks it was
-# built with, so an equal copy is another configuration.
-_VALUE_TYPES = frozenset(
-    {
-        "bool",
-        "int",
-        "float",
-        "str",
-        "int | None",
-        "float | None",
-        "str | None",
-        "Sequence[str]",
-        "Mapping[str, int]",
-    }
-)
-_config_objects = operator.attrgetter(
-    *[f.name for f in dataclasses.fields(AstrumConfig) if f.type not in _VALUE_TYPES]
-)
-
-
-def _identity(value: Any) -> Any:
-    """``id(value)``, or the ids of a tuple's items."""
-    return tuple(map(id, value)) if type(value) is tuple else id(value)
-
-
-def _config_identity(config: AstrumConfig) -> tuple[Any, ...]:
-    """The identities of ``config``'s object fields.
-
-    They stand before the config in the cache key: a key with other objects differs
-    there, before the configs' ``==`` could call ``__eq__`` of the user's objects. The
-    cached build holds its config, so these ids are not reused while it is cached.
-    """
-    return tuple(map(_identity, _config_objects(config)))
 
 
 def _implementation(replacement: Any) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import SchedulerError, TaskNotFoundError
 from ..core._engine import Run
@@ -19,6 +19,10 @@ from ..lifecycle._context import RunContext
 from ..lifecycle._events import EventBus, RunEvent, RunHook, TaskEvent
 from ..report._report import ExecutionReport
 from ..report._run_report import report_from_run
+
+if TYPE_CHECKING:
+    from ..store._base import RunStore
+    from ..store._recorder import Recorder
 
 __all__ = ["SchedulerRuns"]
 
@@ -38,6 +42,10 @@ class SchedulerRuns:
     hooks: list[RunHook]
     #: The default RunContext of this scheduler's runs.
     context: RunContext[Any] | None
+    #: The run store each run is recorded into (``None``: nothing is recorded).
+    store: RunStore | None
+    # How the store labels the runs: namespace, targets, and for a resume what it reuses.
+    _store_label: dict[str, Any]
     execution_state: ExecutionState
     stage_status: StageStatus | None
     #: -1 until a run ends; then the id of the last stage of the stage view that run reached.
@@ -48,6 +56,8 @@ class SchedulerRuns:
     def _setup_runs(self) -> None:
         self.hooks = []
         self.context = None
+        self.store = None
+        self._store_label = {}
         self.execution_state = ExecutionState.NONE
         self.stage_status = None
         self.current_stage = -1
@@ -113,12 +123,18 @@ class SchedulerRuns:
         planning_duration = time.perf_counter() - planning_start
         self._enter(ExecutionState.RUNNING)
         hooks = list(self.hooks)
+        context = context if context is not None else self.context
+        recorder = None if self.store is None else _recorder(self.store, program, context, self._store_label)
         bus = (
-            EventBus(hooks, [_event_queue] if _event_queue is not None else [])
-            if hooks or _event_queue
+            EventBus(
+                hooks,
+                [_event_queue] if _event_queue is not None else [],
+                () if recorder is None else (recorder,),
+            )
+            if hooks or _event_queue or recorder is not None
             else None
         )
-        run = Run(program, context if context is not None else self.context, bus)
+        run = Run(program, context, bus)
         try:
             await run.execute()
         except asyncio.CancelledError:
@@ -128,10 +144,14 @@ class SchedulerRuns:
             raise
         except BaseException:
             self._enter(ExecutionState.FAILED)
+            if recorder is not None:
+                recorder.abandoned()
             if bus is not None:
                 await bus.abort()
             raise
         report = report_from_run(run, total_start=total_start, planning_duration=planning_duration)
+        if recorder is not None:
+            recorder.annotate(report)
         if bus is not None:
             try:
                 await _finish_events(bus, run, report)
@@ -164,6 +184,15 @@ class SchedulerRuns:
         )
 
 
+def _recorder(
+    store: RunStore, program: Program, context: RunContext[Any] | None, label: dict[str, Any]
+) -> Recorder:
+    """The listener that records a run into ``store`` (the store modules load on first use)."""
+    from ..store._recorder import Recorder
+
+    return Recorder(store, program, context, **label)
+
+
 def _last_stage_reached(program: Program, run: Run) -> int:
     """Astrum 0.1's ``current_stage`` after a run: the id of the last stage of the stage view it reached.
 
@@ -178,7 +207,11 @@ def _last_stage_reached(program: Program, run: Run) -> int:
 async def _finish_events(bus: EventBus, run: Run, report: ExecutionReport) -> None:
     """Emit the cancel and skip events of a finished run, then its end; wait for the hooks."""
     wall = run.wall
-    for stat in report.task_statistics:
+    # Only a run with a task neither completed nor failed has cancel or skip events to send.
+    stats = (
+        report.task_statistics if report.successful_tasks + report.failed_tasks < report.total_tasks else ()
+    )
+    for stat in stats:
         if stat.status in ("cancelled", "skipped"):
             bus.emit(
                 TaskEvent(

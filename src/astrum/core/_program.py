@@ -146,6 +146,9 @@ class Program:
     #: Code objects of task functions whose first step suspended: their tasks skip the inline
     #: first step (it only pays off for coroutines that finish at once).
     suspending: set[Any] = field(default_factory=set, init=False, repr=False, compare=False)
+    #: What a run store records about this program's graph, made by ``astrum.store`` for the
+    #: first run recorded (``None`` until then; never read by the engine).
+    store_facts: Any = field(default=None, init=False, repr=False, compare=False)
 
     def inline(self) -> bytearray:
         """Per task: an async task whose first step may run inline (see ``astrum.core._inline``)."""

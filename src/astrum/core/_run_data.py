@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..lifecycle._context import RunContext
-from ..lifecycle._events import EventBus, TaskEvent
+from ..lifecycle._events import EventBus, task_event
 from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Spare
 from ._program import COMPLETED, NO_RESULT, AttemptRow, Program
@@ -167,6 +167,7 @@ class RunData:
         delay: float = 0.0,
         start: float | None = None,
         end: float | None = None,
+        result: Any = None,
     ) -> None:
         assert self.bus is not None
         if self._start_due and kind != "task_start" and i in self._start_due:
@@ -176,16 +177,17 @@ class RunData:
             attempt = len(log) if log else 1
         wall = self.wall
         self.bus.emit(
-            TaskEvent(
+            task_event(
                 kind,
                 self.run_id,
                 self.names[i],
                 attempt,
                 wall(self._now()),
-                start_time=wall(start) if start is not None else None,
-                end_time=wall(end) if end is not None else None,
-                error=error,
-                delay=delay,
+                wall(start) if start is not None else None,
+                wall(end) if end is not None else None,
+                error,
+                delay,
+                result,
             )
         )
 

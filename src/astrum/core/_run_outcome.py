@@ -36,7 +36,7 @@ class RunOutcome(RunData):
         self.status[i] = COMPLETED
         self.finished.append(i)
         if self.bus is not None:
-            self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i])
+            self._task_event("task_success", i, 0, start=self.start_at[i], end=self.end_at[i], result=value)
         self._leave(i)
         remaining = self._remaining
         ready = self._ready

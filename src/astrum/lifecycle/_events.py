@@ -4,6 +4,8 @@ Events are delivered in the order they happen (a task's start before its end,
 a dependency's end before its dependents' start) by one dispatcher task per
 run, so a slow async hook never delays task starts. A hook that raises is
 logged through the ``astrum`` logger and never changes the run's outcome.
+Listeners (astrum's own run recording) are called inside ``emit()`` instead,
+as the event happens.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ from .._errors import ConfigurationTypeError
 if TYPE_CHECKING:
     from ..report._report import ExecutionReport
 
-__all__ = ["EventBus", "RunEvent", "RunHook", "TaskEvent", "fn_hook"]
+__all__ = ["EventBus", "RunEvent", "RunHook", "TaskEvent", "fn_hook", "task_event"]
 
 logger = logging.getLogger("astrum")
 
@@ -46,7 +48,8 @@ class TaskEvent:
     attempt of a retry event, and the whole task (first attempt's start to the
     end) of success, failure and cancel events;
     ``error`` is the exception of a failure or retry; ``delay`` the wait
-    before a retry; ``caused_by`` the failed task behind a skip.
+    before a retry; ``caused_by`` the failed task behind a skip; ``result``
+    the value the task returned, on ``task_success`` (``None`` on the others).
     """
 
     kind: str
@@ -59,6 +62,49 @@ class TaskEvent:
     error: BaseException | None = None
     delay: float = 0.0
     caused_by: str | None = None
+    result: Any = None
+
+
+_new_event = object.__new__
+_set_state = object.__setattr__
+
+
+def task_event(
+    kind: str,
+    run_id: str,
+    task_id: str,
+    attempt: int,
+    time: float,
+    start_time: float | None,
+    end_time: float | None,
+    error: BaseException | None,
+    delay: float,
+    result: Any,
+) -> TaskEvent:
+    """The engine's ``TaskEvent(...)`` (``caused_by=None``), made at a third of the cost.
+
+    A run with hooks, a stream or a store makes two events per task; a frozen dataclass sets
+    its fields one ``object.__setattr__`` at a time, this sets the instance dict at once.
+    """
+    event: TaskEvent = _new_event(TaskEvent)
+    _set_state(
+        event,
+        "__dict__",
+        {
+            "kind": kind,
+            "run_id": run_id,
+            "task_id": task_id,
+            "attempt": attempt,
+            "time": time,
+            "start_time": start_time,
+            "end_time": end_time,
+            "error": error,
+            "delay": delay,
+            "caused_by": None,
+            "result": result,
+        },
+    )
+    return event
 
 
 class RunHook:
@@ -126,11 +172,22 @@ Event = RunEvent | TaskEvent
 
 
 class EventBus:
-    """Delivers one run's events, in order, to hooks (via a dispatcher task) and to stream queues."""
+    """Delivers one run's events, in order, to hooks (via a dispatcher task), to stream queues
+    and to listeners.
 
-    def __init__(self, hooks: list[RunHook], queues: list[asyncio.Queue[Event]]) -> None:
+    A listener is called with each event inside :meth:`emit`, on the loop, before ``emit``
+    returns: it must be quick and must not raise.
+    """
+
+    def __init__(
+        self,
+        hooks: list[RunHook],
+        queues: list[asyncio.Queue[Event]],
+        listeners: Sequence[Callable[[Event], None]] = (),
+    ) -> None:
         self.hooks = [h for h in hooks if h is not None]
         self.queues = queues
+        self.listeners = tuple(listeners)
         self._pending: asyncio.Queue[Event | None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
 
@@ -140,6 +197,8 @@ class EventBus:
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
     def emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
         for queue in self.queues:
             queue.put_nowait(event)
         if self._pending is not None:

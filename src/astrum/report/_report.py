@@ -11,9 +11,15 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, InitVar, dataclass, field, fields, is_dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .._errors import describe_exception
+
+if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    from rich.console import Console
 
 __all__ = [
     "ExecutionReport",
@@ -134,7 +140,8 @@ class ExecutionReport:
     ``original_tasks``, ``task_return_set`` and ``critical_path`` are made when
     first read. Besides Astrum 0.1's fields it offers :attr:`results` (task id ->
     return value), :attr:`exceptions` (task id -> original exception),
-    :attr:`critical_path`, :meth:`to_dict` and :meth:`to_json`.
+    :attr:`critical_path`, :meth:`to_dict` and :meth:`to_json`. ``str(report)``,
+    :meth:`render`, :meth:`to_mermaid_gantt` and :meth:`to_html` show where the time went.
     """
 
     total_start_time: float = 0.0
@@ -165,6 +172,14 @@ class ExecutionReport:
     #: task that finished last, each step goes to the dependency that finished
     #: last, i.e. the one that released it.
     critical_path: _LazyField[list[str]] = _LazyField("critical_path", list)
+    #: The run's id: the same as ``RunContext.run_id`` and the events' ``run_id``, and the key of
+    #: the run's records in a run store (``None`` for a run that could not start).
+    run_id: str | None = None
+    #: The id of the run this one resumed (``resume()``), else ``None``.
+    resumed_from: str | None = None
+    #: The tasks of a resumed run whose stored results were reused instead of running them
+    #: again, in graph order (they are reported ``completed``).
+    reused_tasks: tuple[str, ...] = ()
     _lazy: InitVar[_LazyParts | None] = None
 
     def __post_init__(self, _lazy: _LazyParts | None) -> None:
@@ -196,6 +211,9 @@ class ExecutionReport:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the whole report; values JSON cannot hold appear as their ``repr``."""
         return {
+            "run_id": self.run_id,
+            "resumed_from": self.resumed_from,
+            "reused_tasks": list(self.reused_tasks),
             "execution_state": self.execution_state,
             "total_start_time": self.total_start_time,
             "total_end_time": self.total_end_time,
@@ -226,6 +244,32 @@ class ExecutionReport:
             f"successful_tasks={self.successful_tasks}, failed_tasks={self.failed_tasks}, "
             f"total_duration={self.total_duration:.6f})"
         )
+
+    # -- seeing the run (astrum.viz; rich only for render()) -------------------------------
+
+    def __str__(self) -> str:
+        """Plain text: the task table, the critical path taken apart, slack and time spent waiting."""
+        from ..viz._summary import summary_text
+
+        return summary_text(self)
+
+    def render(self, console: Console | None = None) -> None:
+        """Print :meth:`__str__`'s view with rich (``pip install 'astrum[viz]'``)."""
+        from ..viz._summary import render_report
+
+        render_report(self, console)
+
+    def to_mermaid_gantt(self) -> str:
+        """The run as a Mermaid ``gantt``: a bar per attempt, sections by status, ``crit`` critical path."""
+        from ..viz._gantt import mermaid_gantt
+
+        return mermaid_gantt(self)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write a self-contained HTML page of the run (Gantt, graph, task table); return its path."""
+        from ..viz._html import write_html
+
+        return write_html(self, path)
 
 
 class _LazyParts:

@@ -50,6 +50,7 @@ def report_from_run(run: RunData, *, total_start: float, planning_duration: floa
         error_summary=_error_summary(run),
         tail_tasks={names[i]: t for i, t in run.tail_tasks.items()},
         exceptions={names[i]: e for i, e in run.exceptions.items()},
+        run_id=run.run_id,
         _lazy=_LazyParts(
             parts.task_statistics,
             parts.stage_statistics,

@@ -1,8 +1,10 @@
-"""Terminal rendering with rich (install ``astrum[viz]``): plans, builds and reports.
+"""Renderers: rich terminal views of plans, builds and reports (install ``astrum[viz]``), the
+Mermaid graph and Gantt, the "why was it slow" analysis and the self-contained HTML run page.
 
-The public door ``astrum.viz`` and its renderers. May import :mod:`astrum.report`,
-:mod:`astrum.core`, :mod:`astrum.lifecycle` and :mod:`astrum._errors` (builds are only
-named in type hints).
+The public door ``astrum.viz`` and its renderers. Sits below :mod:`astrum.report` so that a
+report's methods can call it: at run time it may import only :mod:`astrum.core`,
+:mod:`astrum.lifecycle` and :mod:`astrum._errors`; reports and builds are read by attribute
+and named only in type hints.
 """
 
 from ._render import print_build as print_build

@@ -1,0 +1,451 @@
+"""Recording a run into a run store, as it happens, from the run's events.
+
+A :class:`Recorder` listens to one run's :class:`~astrum.lifecycle._events.EventBus`: it is
+called inside ``emit()``, on the loop, and turns each event into store calls, which queue
+and return (the store never waits on disk there):
+
+* ``run_start``: the :class:`RunRecord` (graph shape, config summary, context metadata);
+* ``task_retry``: an :class:`AttemptRecord` for the attempt that failed;
+* ``task_success`` / ``task_failure``: the last attempt and the :class:`TaskRecord`, with
+  the result of a completed task;
+* ``run_end``: the cancelled tasks (with their cancelled attempt) and the skipped ones, as
+  the report tells them, then the run's final state.
+
+What the store records about the graph (:class:`TaskShape` per task, the graph's
+fingerprint, the config summary) is worked out once per compiled program and kept on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import re
+import time
+import traceback
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import CodeType
+from typing import TYPE_CHECKING, Any
+
+from .._errors import TaskTimeoutError
+from ..report._report import to_json_safe
+from ._base import AttemptRecord, RunRecord, RunStore, TaskRecord, TaskShape
+
+if TYPE_CHECKING:
+    from ..core._program import Program
+    from ..lifecycle._context import RunContext
+    from ..lifecycle._events import RunEvent, TaskEvent
+    from ..report._report import ExecutionReport
+
+__all__ = ["GraphFacts", "Recorder", "graph_facts", "source_fingerprint"]
+
+logger = logging.getLogger("astrum")
+
+
+# -- what is recorded about the graph ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GraphFacts:
+    """What a store records about a compiled program: per-task shapes, their hash, the config."""
+
+    shapes: Mapping[str, TaskShape]
+    fingerprint: str
+    config: Mapping[str, Any]
+
+
+def graph_facts(program: Program) -> GraphFacts:
+    """The :class:`GraphFacts` of ``program``, worked out on first use and kept on the program."""
+    facts = program.store_facts
+    if facts is None:
+        facts = program.store_facts = _graph_facts(program)
+    assert isinstance(facts, GraphFacts)
+    return facts
+
+
+def _graph_facts(program: Program) -> GraphFacts:
+    graph = program.graph
+    names = graph.names
+    by_function: dict[int, str] = {}  # tasks often share a function
+    shapes: dict[str, TaskShape] = {}
+    for i, name in enumerate(names):
+        fn = program.fns[i]
+        fingerprint = by_function.get(id(fn))
+        if fingerprint is None:
+            fingerprint = by_function[id(fn)] = source_fingerprint(fn)
+        parents = graph.parents[i]
+        shapes[name] = TaskShape(
+            fingerprint,
+            _inputs(program.binders[i]),
+            tuple(sorted(names[p] for p in parents)) if parents else (),
+        )
+    canonical = json.dumps(
+        [
+            [name, s.fingerprint, [list(x) for x in s.inputs], list(s.depends_on)]
+            for name, s in shapes.items()
+        ],
+        separators=(",", ":"),
+    )
+    return GraphFacts(shapes, _digest(canonical), _config_summary(program))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _inputs(binder: Any) -> tuple[tuple[str, str, str], ...]:
+    """``(parameter, source task, locator repr)`` of each input a task's binder injects."""
+    if binder is None:
+        return ()
+    inputs = getattr(binder, "inputs", None)
+    if inputs is None:  # one whole result as one keyword (the common binder)
+        param = getattr(binder, "param", None)
+        source = getattr(binder, "source", None)
+        return ((str(param), str(source), "None"),) if param is not None else ()
+    out: list[tuple[str, str, str]] = []
+    for inp in inputs:
+        if inp.use_function:
+            out.append((str(inp.target), "", _provider(inp.from_function)))
+        else:
+            out.append((str(inp.target), inp.source or "", repr(inp.locator)))
+    return tuple(sorted(out))
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _provider(value: Any) -> str:
+    """A ``from_function`` provider as stable text (no memory addresses)."""
+    if callable(value):
+        return f"from_function {getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', '?')}"
+    try:
+        text = repr(value)
+    except Exception:
+        text = type(value).__name__
+    return "constant " + _ADDRESS.sub("", text)[:200]
+
+
+def _config_summary(program: Program) -> dict[str, Any]:
+    names = program.graph.names
+    summary: dict[str, Any] = {
+        "concurrency_limit": program.concurrency_limit,
+        "failure_policy": program.failure_policy,
+        "deadline": program.deadline,
+        "pools": dict(zip(program.pool_names, program.pool_limits, strict=True)),
+        "ignore_tail_task": [names[i] for i in sorted(program.tails)],
+    }
+    policies = {
+        names[i]: {"retries": p.retries, "timeout": p.timeout, "isolation": p.isolation}
+        for i, p in enumerate(program.policies)
+        if p is not None
+    }
+    if policies:
+        summary["policies"] = policies
+    return summary
+
+
+# -- the fingerprint of a task's code ------------------------------------------------------
+
+_BY_CODE: weakref.WeakKeyDictionary[CodeType, str] = weakref.WeakKeyDictionary()
+
+
+def source_fingerprint(fn: Any) -> str:
+    """A short hash of the source of the code ``fn`` runs (``""`` for ``None``).
+
+    Bound methods, ``functools.partial`` objects and decorated functions (``__wrapped__``)
+    are looked through; a callable object stands for its class's ``__call__``. The source
+    text is hashed, so moving a function or upgrading Python changes nothing; code whose
+    source cannot be read is hashed from its bytecode; a builtin, from its qualified name.
+    """
+    if fn is None:
+        return ""
+    return _digest("\n".join(_code_parts(fn, 0)))
+
+
+def _code_parts(fn: Any, depth: int) -> list[str]:
+    target = fn
+    for _ in range(32):
+        if isinstance(target, functools.partial):
+            target = target.func
+        elif isinstance(target, staticmethod | classmethod) or inspect.ismethod(target):
+            target = target.__func__
+        else:
+            break
+    code = getattr(target, "__code__", None)
+    if not isinstance(code, CodeType) and not isinstance(target, type):
+        code = getattr(getattr(type(target), "__call__", None), "__code__", None)  # noqa: B004
+    if isinstance(code, CodeType):
+        parts = [_code_fingerprint(code)]
+    else:
+        parts = [
+            f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', type(target).__name__)}"
+        ]
+    wrapped = getattr(target, "__wrapped__", None)
+    if wrapped is not None and wrapped is not target and depth < 8:
+        parts.extend(_code_parts(wrapped, depth + 1))
+    return parts
+
+
+def _code_fingerprint(code: CodeType) -> str:
+    known = _BY_CODE.get(code)
+    if known is None:
+        try:
+            known = "source " + _digest(inspect.getsource(code))
+        except Exception:  # no source file (exec, the REPL): the bytecode, without line numbers
+            known = "code " + _digest(_code_text(code))
+        _BY_CODE[code] = known
+    return known
+
+
+def _code_text(code: CodeType) -> str:
+    consts = [_code_text(c) if isinstance(c, CodeType) else _ADDRESS.sub("", repr(c)) for c in code.co_consts]
+    return f"{code.co_name}|{code.co_code.hex()}|{consts}|{code.co_names}|{code.co_varnames}"
+
+
+# -- the listener --------------------------------------------------------------------------
+
+
+def _error_fields(exc: BaseException | None) -> tuple[str | None, str | None, str | None]:
+    """``(qualified type name, str(exc), traceback text)`` of a task's exception."""
+    if exc is None:
+        return None, None, None
+    kind = type(exc)
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<{kind.__name__} whose str() failed>"
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except Exception:
+        text = None
+    return f"{kind.__module__}.{kind.__qualname__}", message, text
+
+
+class Recorder:
+    """Records one run into ``store`` from the run's events (a listener of its event bus).
+
+    It never raises into the run: when the store refuses a record (it was closed), the
+    problem is logged once and the rest of the run goes unrecorded.
+
+    Args:
+        store: where to record.
+        program: the compiled program that runs.
+        context: the run's context (its metadata is recorded).
+        namespace: the registry the run's tasks come from.
+        targets: the targets the run was asked for (``None``: every task).
+        resumed_from: the run this one resumes.
+        reused: the tasks whose results this run reuses from ``resumed_from``.
+    """
+
+    __slots__ = (
+        "_attempt_start",
+        "_broken",
+        "_delay",
+        "_metadata",
+        "namespace",
+        "program",
+        "resumed_from",
+        "reused",
+        "run_id",
+        "store",
+        "targets",
+    )
+
+    def __init__(
+        self,
+        store: RunStore,
+        program: Program,
+        context: RunContext[Any] | None,
+        *,
+        namespace: str = "default",
+        targets: Sequence[str] | None = None,
+        resumed_from: str | None = None,
+        reused: Sequence[str] = (),
+    ) -> None:
+        self.store = store
+        self.program = program
+        self.namespace = namespace
+        self.targets = None if targets is None else tuple([targets] if isinstance(targets, str) else targets)
+        self.resumed_from = resumed_from
+        self.reused = tuple(reused)
+        self.run_id: str | None = None
+        self._metadata = to_json_safe(dict(context.metadata)) if context is not None else {}
+        self._attempt_start: dict[str, float] = {}  # task -> start of its attempt 2, 3, ...
+        self._delay: dict[str, float] = {}  # task -> the backoff before its next attempt
+        self._broken = False
+
+    def __call__(self, event: RunEvent | TaskEvent) -> None:
+        if self._broken:
+            return
+        kind = event.kind
+        try:
+            if kind == "task_start":
+                if event.attempt > 1:  # type: ignore[union-attr]
+                    self._attempt_start[event.task_id] = event.time  # type: ignore[union-attr]
+            elif kind == "task_success":
+                self._success(event)  # type: ignore[arg-type]
+            elif kind == "task_failure" or kind == "task_retry":
+                self._failure(event)  # type: ignore[arg-type]
+            elif kind == "run_start":
+                self._start(event)  # type: ignore[arg-type]
+            elif kind == "run_end":
+                self._end(event)  # type: ignore[arg-type]
+        except Warning:
+            pass  # a warning the user turned into an error (an unstorable result): the record is queued
+        except Exception as exc:
+            self._broken = True
+            logger.error(
+                "recording run %s into %r failed (%s: %s); the run goes on without being recorded",
+                self.run_id,
+                self.store,
+                type(exc).__name__,
+                exc,
+            )
+
+    def annotate(self, report: ExecutionReport) -> None:
+        """Tell ``report`` which run this one resumed and which tasks it reused."""
+        if self.resumed_from is not None:
+            report.resumed_from = self.resumed_from
+            report.reused_tasks = self.reused
+
+    def abandoned(self) -> None:
+        """The run stopped on ``KeyboardInterrupt``/``SystemExit`` without its end events."""
+        if self.run_id is not None and not self._broken:
+            try:
+                self.store.run_finished(self.run_id, "failed", time.time())
+            except Exception:
+                pass  # the process is going down; the run will show as interrupted
+
+    # -- events -----------------------------------------------------------------------
+
+    def _start(self, event: RunEvent) -> None:
+        self.run_id = event.run_id
+        facts = graph_facts(self.program)
+        self.store.run_started(
+            RunRecord(
+                run_id=event.run_id,
+                namespace=self.namespace,
+                targets=self.targets,
+                graph_fingerprint=facts.fingerprint,
+                tasks=facts.shapes,
+                config=facts.config,
+                metadata=self._metadata,
+                start_time=event.time,
+                resumed_from=self.resumed_from,
+                reused=self.reused,
+            )
+        )
+
+    def _success(self, event: TaskEvent) -> None:
+        task = event.task_id
+        attempt = event.attempt
+        end = event.end_time if event.end_time is not None else event.time
+        start = event.start_time if event.start_time is not None else end
+        attempt_start, delay = start, 0.0
+        if attempt > 1:
+            attempt_start = self._attempt_start.pop(task, start)
+            delay = self._delay.pop(task, 0.0)
+        run_id = self.run_id
+        assert run_id is not None
+        store = self.store
+        store.attempt_finished(
+            run_id, AttemptRecord(task, attempt, "completed", attempt_start, end, delay_before=delay)
+        )
+        store.task_finished(run_id, TaskRecord(task, "completed", start, end, result=event.result))
+
+    def _failure(self, event: TaskEvent) -> None:
+        task = event.task_id
+        attempt = event.attempt
+        exc = event.error
+        status = "timed_out" if isinstance(exc, TaskTimeoutError) else "failed"
+        error_type, message, text = _error_fields(exc)
+        end = event.end_time if event.end_time is not None else event.time
+        start = event.start_time if event.start_time is not None else end
+        run_id = self.run_id
+        assert run_id is not None
+        if event.kind == "task_retry":  # start and end are the failed attempt's
+            self._attempt_start.pop(task, None)
+            delay = self._delay.get(task, 0.0)
+            self._delay[task] = event.delay
+            self.store.attempt_finished(
+                run_id, AttemptRecord(task, attempt, status, start, end, error_type, message, text, delay)
+            )
+            return
+        attempt_start = self._attempt_start.pop(task, start) if attempt > 1 else start
+        delay = self._delay.pop(task, 0.0)
+        store = self.store
+        store.attempt_finished(
+            run_id, AttemptRecord(task, attempt, status, attempt_start, end, error_type, message, text, delay)
+        )
+        store.task_finished(
+            run_id,
+            TaskRecord(
+                task,
+                status,
+                event.start_time,
+                end,
+                error_type=error_type,
+                error_message=message,
+                traceback=text,
+            ),
+        )
+
+    def _end(self, event: RunEvent) -> None:
+        run_id = self.run_id
+        report = event.report
+        if run_id is None or report is None:
+            return
+        store = self.store
+        # Only a run with a task neither completed nor failed has cancelled or skipped tasks.
+        stats = (
+            report.task_statistics
+            if report.successful_tasks + report.failed_tasks < report.total_tasks
+            else ()
+        )
+        for stat in stats:
+            status = stat.status
+            if status == "cancelled":
+                attempts = stat.attempt_statistics
+                if attempts and attempts[-1].status == "cancelled":
+                    last = attempts[-1]
+                    store.attempt_finished(
+                        run_id,
+                        AttemptRecord(
+                            stat.task_name,
+                            last.attempt_number,
+                            "cancelled",
+                            last.start_time,
+                            last.end_time,
+                            delay_before=last.delay_before,
+                        ),
+                    )
+                store.task_finished(
+                    run_id,
+                    TaskRecord(
+                        stat.task_name,
+                        "cancelled",
+                        stat.start_time,
+                        stat.end_time,
+                        error_message=stat.error_message,
+                        caused_by=stat.caused_by,
+                    ),
+                )
+            elif status == "skipped":
+                store.task_finished(
+                    run_id,
+                    TaskRecord(
+                        stat.task_name,
+                        "skipped",
+                        None,
+                        None,
+                        error_message=stat.error_message,
+                        caused_by=stat.caused_by,
+                    ),
+                )
+        self._attempt_start.clear()
+        self._delay.clear()
+        store.run_finished(run_id, report.execution_state, event.time)
