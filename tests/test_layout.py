@@ -76,3 +76,21 @@ def test_each_build_module_reads_in_one_sitting(module: str) -> None:
 
     assert len(source.splitlines()) <= 300
     assert [(name, lines) for name, lines in functions if lines > 80] == []
+
+
+def test_no_class_of_the_package_is_over_300_lines_and_the_median_module_is_small() -> None:
+    package = Path(astrum.authoring.__file__).parents[1]
+    sizes = []
+    big_classes = []
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        sizes.append(len(source.splitlines()))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 300:
+                    big_classes.append((path.name, node.name, lines))
+    sizes.sort()
+
+    assert big_classes == []
+    assert sizes[len(sizes) // 2] < 250
