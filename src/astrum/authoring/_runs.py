@@ -130,6 +130,7 @@ class SchedulerRuns:
                 hooks,
                 [_event_queue] if _event_queue is not None else [],
                 () if recorder is None else (recorder,),
+                namespace=self._store_label.get("namespace"),
             )
             if hooks or _event_queue or recorder is not None
             else None
@@ -226,7 +227,14 @@ async def _finish_events(bus: EventBus, run: Run, report: ExecutionReport) -> No
                 )
             )
     bus.emit(
-        RunEvent("run_end", run.run_id, wall(run.perf_end), total_tasks=report.total_tasks, report=report)
+        RunEvent(
+            "run_end",
+            run.run_id,
+            wall(run.perf_end),
+            total_tasks=report.total_tasks,
+            report=report,
+            namespace=bus.namespace,
+        )
     )
     await bus.close()
 

@@ -80,7 +80,16 @@ class Run(RunLaunch, RunThreads, RunOutcome, RunSlots):
             self._done.set_result(None)
         if self.bus is not None:
             self.bus.start()
-            self.bus.emit(RunEvent("run_start", self.run_id, self.epoch0, total_tasks=len(self.names)))
+            started = RunEvent(
+                "run_start",
+                self.run_id,
+                self.epoch0,
+                total_tasks=len(self.names),
+                namespace=self.bus.namespace,
+            )
+            self.bus.emit(started)
+            if self._task_context is not None:
+                self._task_context(started, None)
         watchdog = None
         if self.program.deadline is not None:
             self.deadline_at = self.perf0 + self.program.deadline

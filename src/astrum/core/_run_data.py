@@ -91,6 +91,12 @@ class RunData:
         # Every task runs in a copy of this: the context the run was made (and executed) in.
         self._base_context = contextvars.copy_context()
         self._inline = program.inline() if _INLINE else None
+        # A hook's task_context (see RunHook), called as each attempt's body begins in its own
+        # asyncio task: every task gets one (no thread lane, no inline first step).
+        self._task_context = bus.task_context if bus is not None else None
+        if self._task_context is not None:
+            self._threaded_fast = bytearray(n)
+            self._inline = None
         self._spare: Spare | None = None
         self._handed: dict[int, Spare] = {}  # task -> spare it was handed to, until the spare runs
         self._retired: set[Spare] = set()  # spares given up after a first step changed them, until they end

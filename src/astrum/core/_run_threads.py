@@ -19,6 +19,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from ..lifecycle._events import task_event
 from ._program import CANCELLED, SYNC, is_fatal
 from ._run_data import RunData
 from ._threads import Announced, Job
@@ -162,12 +163,25 @@ class RunThreads(RunData):
     def _start_event(self, i: int, attempt: int) -> None:
         """Attempt ``attempt`` of task ``i`` begins: emit its ``task_start``, or, for a sync body
         that waits for a worker thread, when a worker takes the job (a job withdrawn at a stop
-        never runs and gets none)."""
+        never runs and gets none). A hook's ``task_context`` is called first, in the task's context."""
+        if self._task_context is not None:
+            self._enter_task_context(i, attempt)
         policy = self.program.policies[i]
         if self.program.kinds[i] == SYNC and (policy is None or policy.isolation != "process"):
             self._start_due[i] = attempt  # see _in_thread
         else:
             self._task_event("task_start", i, attempt)
+
+    def _enter_task_context(self, i: int, attempt: int) -> None:
+        assert self._task_context is not None
+        program = self.program
+        pools = program.pools
+        pool = program.pool_names[pools[i]] if pools is not None and pools[i] >= 0 else None
+        now = self.wall(self._now())
+        event = task_event(
+            "task_start", self.run_id, self.names[i], attempt, now, None, None, None, 0.0, None
+        )
+        self._task_context(event, pool)
 
     def _announced(self, i: int, fn: Callable[..., Any]) -> Announced:
         """``fn`` for a worker thread, announcing the due start of task ``i`` when it begins."""

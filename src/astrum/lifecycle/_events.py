@@ -29,13 +29,15 @@ logger = logging.getLogger("astrum")
 
 @dataclass(frozen=True)
 class RunEvent:
-    """The start or the end of a run. ``report`` is set on the run-end event."""
+    """The start or the end of a run. ``report`` is set on the run-end event; ``namespace``
+    names the registry's namespace when the run came from one."""
 
     kind: str  # "run_start" | "run_end"
     run_id: str
     time: float
     total_tasks: int = 0
     report: ExecutionReport | None = None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,15 @@ class RunHook:
     def on_task_cancel(self, event: TaskEvent) -> Any:
         """A running task was cancelled because the run stopped."""
 
+    # Advanced: a hook may also define ``task_context(event, pool)`` (a plain method, not async).
+    # The engine then calls it synchronously, as things happen rather than through the
+    # dispatcher: once with the ``run_start`` event before any task starts, then with a
+    # ``task_start`` event (and the task's pool name or ``None``) as each attempt's body is
+    # about to begin, inside the task's own context. Context variables it sets there are seen
+    # by that attempt's body (a sync body too: its worker thread runs in a copy of that
+    # context) and end with the task. Runs with such a hook give up two shortcuts: sync tasks
+    # run from an asyncio task and async tasks never start inline. See ``astrum.otel``.
+
 
 _METHODS = {
     "run_start": "on_run_start",
@@ -184,10 +195,15 @@ class EventBus:
         hooks: list[RunHook],
         queues: list[asyncio.Queue[Event]],
         listeners: Sequence[Callable[[Event], None]] = (),
+        *,
+        namespace: str | None = None,
     ) -> None:
         self.hooks = [h for h in hooks if h is not None]
         self.queues = queues
         self.listeners = tuple(listeners)
+        self.namespace = namespace
+        #: The hooks' ``task_context`` methods as one callable (``None``: no hook has one).
+        self.task_context = _task_context(self.hooks)
         self._pending: asyncio.Queue[Event | None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
 
@@ -255,3 +271,23 @@ class EventBus:
                     raise
                 except Exception:
                     logger.exception("hook %s.%s raised; the run goes on", type(hook).__name__, method)
+
+
+TaskContext = Callable[[Event, "str | None"], None]
+
+
+def _task_context(hooks: list[RunHook]) -> TaskContext | None:
+    """The ``task_context`` methods of ``hooks`` (see :class:`RunHook`) called as one; one that
+    raises is logged and never changes the run's outcome."""
+    methods = [(h, m) for h in hooks if (m := getattr(h, "task_context", None)) is not None]
+    if not methods:
+        return None
+
+    def each(event: Event, pool: str | None) -> None:
+        for hook, method in methods:
+            try:
+                method(event, pool)
+            except Exception:
+                logger.exception("hook %s.task_context raised; the run goes on", type(hook).__name__)
+
+    return each
