@@ -1438,6 +1438,7 @@ def test_the_lifecycle_doc_has_a_snippet_per_feature():
         "override(",
         "run_many(",
         "validate(",
+        "OpenTelemetryHook(",
     ):
         assert feature in joined, feature
     assert all("asyncio.run(" in s for s in snippets)
