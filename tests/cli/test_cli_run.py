@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -175,3 +176,24 @@ def test_ctrl_c_exits_130_and_the_run_is_recorded_cancelled(cli):
     assert process.returncode == 130
     assert stderr.startswith("astrum: interrupted; a run in progress is recorded as cancelled")
     assert cli("runs").stdout.splitlines()[2].split()[1:3] == ["slow", "cancelled"]
+
+
+def test_run_progress_draws_the_run_on_a_terminal_and_nothing_when_piped(cli):
+    piped = cli("run", APP, "--progress")
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "PYTHONPATH", "TERM")}
+    env.update(FORCE_COLOR="1", COLUMNS="200", PYTHONIOENCODING="utf-8")  # rich takes the pipe for a terminal
+    drawn = subprocess.run(
+        [sys.executable, "-m", "astrum", "run", APP, "--progress"],
+        cwd=cli.cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert piped.returncode == drawn.returncode == 1, piped.stderr + drawn.stderr
+    assert " done · " not in piped.stdout and piped.stdout.startswith("Run ")
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.stdout)
+    assert re.search(
+        r"4/4 done · 2 completed · 0 running · 0 waiting · 1 failed · 1 skipped · run failed", plain
+    )

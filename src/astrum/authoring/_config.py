@@ -59,6 +59,10 @@ class AstrumConfig:
         store: a :class:`~astrum.RunStore` (``SQLiteStore(path)``, ``MemoryStore()``) every run
             is recorded into, as it happens; ``None`` (default): nothing is recorded. A
             ``store=`` passed to ``run()`` wins over it.
+        progress: draw each run live (counts by status, running tasks, retries; needs
+            ``astrum[viz]``): ``True`` when the output is a terminal (without rich: a warning,
+            once, and no display), ``"force"`` even when it is not, or a rich ``Console`` to draw
+            on (if it is a terminal). ``False`` (default) costs nothing.
 
     Raises:
         ConfigurationError: a bad value (``failure_policy="x"``, a pool size < 1, ...); also a ``ValueError``.
@@ -84,6 +88,7 @@ class AstrumConfig:
     hooks: Sequence[Any] = field(default_factory=tuple)
     pools: Mapping[str, int] = field(default_factory=dict)
     store: Any = None
+    progress: Any = False
 
     def __post_init__(self) -> None:
         if self.store is not None:
@@ -91,6 +96,10 @@ class AstrumConfig:
         check_failure_policy(self.failure_policy)
         check_deadline(self.deadline)
         check_clock(self.clock)
+        if self.progress is not False:
+            from ..viz._progress import check_progress
+
+            check_progress(self.progress)
         object.__setattr__(self, "ignore_tail_task", tuple(self.ignore_tail_task or ()))
         object.__setattr__(self, "class_instances", tuple(self.class_instances or ()))
         object.__setattr__(self, "hooks", tuple(self.hooks or ()))

@@ -74,4 +74,11 @@ class BuildResult:
             silence=config.silence,
         )
         scheduler.hooks = list(config.hooks)
+        if config.progress is not False:
+            from ..viz._progress import progress_hook
+
+            progress = progress_hook(config.progress)
+            if progress is not None:
+                scheduler.hooks.append(progress)
+                scheduler.progress = progress
         return scheduler

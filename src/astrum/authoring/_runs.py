@@ -23,6 +23,7 @@ from ..report._run_report import report_from_run
 if TYPE_CHECKING:
     from ..store._base import RunStore
     from ..store._recorder import Recorder
+    from ..viz._progress import ProgressHook
 
 __all__ = ["SchedulerRuns"]
 
@@ -44,6 +45,8 @@ class SchedulerRuns:
     context: RunContext[Any] | None
     #: The run store each run is recorded into (``None``: nothing is recorded).
     store: RunStore | None
+    #: The live display among the hooks (``AstrumConfig(progress=...)``), stopped after every run.
+    progress: ProgressHook | None
     # How the store labels the runs: namespace, targets, and for a resume what it reuses.
     _store_label: dict[str, Any]
     execution_state: ExecutionState
@@ -57,6 +60,7 @@ class SchedulerRuns:
         self.hooks = []
         self.context = None
         self.store = None
+        self.progress = None
         self._store_label = {}
         self.execution_state = ExecutionState.NONE
         self.stage_status = None
@@ -135,6 +139,21 @@ class SchedulerRuns:
             if hooks or _event_queue or recorder is not None
             else None
         )
+        try:
+            return await self._run_program(program, context, bus, recorder, total_start, planning_duration)
+        finally:
+            if self.progress is not None:  # a run that failed or was cancelled may not have told it
+                self.progress.stop()
+
+    async def _run_program(
+        self,
+        program: Program,
+        context: RunContext[Any] | None,
+        bus: EventBus | None,
+        recorder: Recorder | None,
+        total_start: float,
+        planning_duration: float,
+    ) -> ExecutionReport:
         run = Run(program, context, bus)
         try:
             await run.execute()

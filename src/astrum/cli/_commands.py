@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from .._errors import UnknownRunError
+from ..authoring._config import AstrumConfig
 from ..store._base import UnstorableResultWarning
 from ..store._sqlite import SQLiteStore
 from ._app import UsageError, load_registry
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
     registry = load_registry(args.app)
     store = SQLiteStore(_db_path(args))
     try:
-        report = asyncio.run(registry.run(args.target or None, store=store))
+        config = AstrumConfig(progress=True) if args.progress else None
+        report = asyncio.run(registry.run(args.target or None, config, store=store))
     finally:
         store.close()
     print_summary(out, report, namespace=registry.name, app=args.app, db=_db_words(args))

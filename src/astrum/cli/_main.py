@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="run only these tasks and what they need (repeatable; default: every task)",
     )
+    run.add_argument(
+        "--progress",
+        action="store_true",
+        help="draw the run live on a terminal: counts by status, running tasks, retries (needs astrum[viz])",
+    )
 
     runs = add("runs", _commands.runs, "list the recorded runs, newest first")
     runs.add_argument("--namespace", metavar="N", help="only the runs of this namespace (registry name)")

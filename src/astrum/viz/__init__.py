@@ -7,8 +7,9 @@ report's methods can call it: at run time it may import only :mod:`astrum.core`,
 and named only in type hints.
 """
 
+from ._progress import ProgressHook as ProgressHook
 from ._render import print_build as print_build
 from ._render import print_plan as print_plan
 from ._render import print_report as print_report
 
-__all__ = ["print_build", "print_plan", "print_report"]
+__all__ = ["ProgressHook", "print_build", "print_plan", "print_report"]
