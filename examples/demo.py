@@ -9,12 +9,15 @@ and recovers through ``retry=2``.
                    └─ quote_shipping (retry=2) ──────┴── book_courier ─────┘
                                                            (* = sync, blocking)
 
-With rich installed (``pip install "astrum[viz]"``) it prints the DAG with its
-data transport, the stage view, and the run report with a timeline and the
-critical path; without rich it prints a plain summary.
+It prints the graph as Mermaid (``registry.to_mermaid()``). With rich installed
+(``pip install "astrum[viz]"``) it also prints the DAG with its data transport and the stage
+view, draws the run live while it goes (on a terminal: ``AstrumConfig(progress=True)``), and
+prints the "why was it slow" report with the critical path (``report.render()``); without
+rich it prints the same report as plain text (``print(report)``).
 
-The run is recorded in ``.astrum/runs.db`` (``--db PATH`` for another file); the demo ends
-with the ``astrum show`` and ``astrum resume`` commands for it.
+The run is recorded in ``.astrum/runs.db`` (``--db PATH`` for another file) and its HTML run
+page is written next to it (``last-run.html``, ``report.to_html(path)``); the demo ends with
+the ``astrum show`` and ``astrum resume`` commands for it.
 """
 
 import argparse
@@ -66,20 +69,6 @@ def parallelism_line(report: ExecutionReport) -> str:
     )
 
 
-def plain_summary(report: ExecutionReport) -> None:
-    """The report without rich: one line per task, the critical path, the totals."""
-    origin = report.total_start_time
-    print(f"\nRun: {report.execution_state}, {report.successful_tasks}/{report.total_tasks} tasks completed")
-    for stat in sorted(report.task_statistics, key=lambda s: s.start_time):
-        print(
-            f"  {stat.task_name:<16} {stat.status:<10} start {(stat.start_time - origin) * 1000:6.1f} ms"
-            f"  duration {stat.duration * 1000:6.1f} ms  attempts {stat.attempt_count}"
-        )
-    for line in report.error_summary:
-        print(f"  note: {line}")
-    print(f"Critical path: {' -> '.join(report.critical_path)}")
-
-
 def astrum_command() -> list[str]:
     """How to call the ``astrum`` command line from here: ``astrum`` if it is on PATH, else its path."""
     script = Path(sys.executable).parent / "astrum"
@@ -112,25 +101,32 @@ async def main(db: str = DEFAULT_DB) -> int:
     registry = fulfilment.registry
     config = AstrumConfig(silence=True, silence_warnings=True)
     print(f"Build: {registry.name} ({len(registry)} tasks)")
+    print("The graph as Mermaid (paste it into Markdown on GitHub, or https://mermaid.live):")
+    print(registry.to_mermaid())
     plan = registry.build_scheduler(config=replace(config, visualize=has_rich)).get_execute_timeline()
     note = "The stage view groups tasks by depth; at run time each task starts as soon as its own inputs are ready."
     with SQLiteStore(db) as store:
         if has_rich:
             from rich.console import Console
 
-            from astrum.viz import print_plan, print_report
+            from astrum.viz import print_plan
 
             console = Console()
             print_plan(plan, console)
             console.print(note)
-            report = await registry.run(config=config, store=store)
-            print_report(report, console)
+            # progress=True draws the run live when the output is a terminal (not when piped)
+            report = await registry.run(config=replace(config, progress=True), store=store)
+            console.print()
+            report.render(console)
         else:
             print(plan.get_visualization_table())
             print(note)
             report = await registry.run(config=config, store=store)
-            plain_summary(report)
+            print()
+            print(report)
     print(parallelism_line(report))
+    page = report.to_html(Path(db).parent / "last-run.html")
+    print(f"Run page (Gantt, graph, task table): {page}")
     try:
         check(report, fulfilment.carrier)
     except AssertionError as exc:

@@ -177,10 +177,29 @@ def test_demo_runs_and_reports_the_critical_path(tmp_path):
 
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "critical path" in out.lower()
-    assert "Data Transport Matrix" in out and "Stage view" in out and "Run report: completed" in out
+    assert "Data Transport Matrix" in out and "Stage view" in out
+    assert "Run completed in " in out and "9/9 tasks completed" in out
+    assert "Critical path (*): " in out and "Most slack" in out
     assert "attempt 1/3 failed" in out  # the flaky carrier call, recovered by retry=2
     assert "saved" in out
+    assert " done · " not in out  # piped: no live progress display
+
+
+@pytest.mark.slow
+def test_demo_prints_the_graph_and_writes_the_run_page_next_to_the_store(tmp_path):
+    db = tmp_path / "store" / "runs.db"
+    result = run_script("examples/demo.py", "--db", str(db), timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    graph = lines[lines.index("flowchart LR") :]
+    assert '    t0["receive_order"]' in graph and '    t3["quote_shipping<br/>retry 2"]' in graph
+    assert '    t7 -->|"tracking"| t8' in graph  # book_courier's tracking number, read by email_customer
+    page = db.parent / "last-run.html"
+    assert f"Run page (Gantt, graph, task table): {page}" in lines
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>")
+    assert all(name in html for name in ("receive_order", "book_courier", "email_customer"))
 
 
 @pytest.mark.slow
@@ -220,8 +239,9 @@ def test_demo_without_rich_names_the_extra_and_still_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert 'pip install "astrum[viz]"' in out
-    assert "Critical path: receive_order -> screen_fraud" in out
+    assert "Critical path (*): receive_order -> screen_fraud" in out
     assert "9/9 tasks completed" in out
+    assert "flowchart LR" in out and (tmp_path / "last-run.html").exists()
 
 
 # --- run_page.py ------------------------------------------------------------------------------
