@@ -23,6 +23,7 @@ from ._checks import check_options, check_tasks
 from ._compile import NO_RECEIVER, compile_program
 from ._config import AstrumConfig
 from ._edgetypes import type_problems, with_value_check
+from ._executors import executor_policy, submits_of
 from ._onepass import build_plain
 from ._prepare import Prepared, prepare_all
 from ._result import BuildResult
@@ -50,7 +51,9 @@ def build(
     """
     with gc_paused():
         result = None
-        if target_tasks is None and not (collect_all or config.visualize or config.validate_values):
+        if target_tasks is None and not (
+            collect_all or config.visualize or config.validate_values or config.executors
+        ):
             result = build_plain(registry, config, concurrency_context)
         if result is None:
             result = _build(registry, target_tasks, config, concurrency_context, collect_all, check_pools)
@@ -196,6 +199,7 @@ def _compile(
     called_on: list[tuple[bool, Any]] = []
     pool_names = list(config.pools)
     pools: list[int] = []
+    submits = submits_of(config.executors) if config.executors else None
     unchecked: list[str] = []  # validate_values: Ref types pydantic cannot validate
     for prep in ordered:
         record = prep.record
@@ -207,7 +211,11 @@ def _compile(
         else:
             fns.append(prep.receiver.call if prep.receiver is not None else record.function)
             called_on.append(receivers.get(tid, NO_RECEIVER))
-        policies.append(record.policy)
+        if submits is None:
+            policies.append(record.policy)
+        else:  # a sync task on an executor gets a policy that submits its calls there
+            name = record.executor or config.default_executor
+            policies.append(executor_policy(record.policy, callable_kind(fns[-1]), name, submits))
         # An unknown pool only gets here from validate() without a config: it does not check pools.
         pool = record.pool
         pools.append(pool_names.index(pool) if pool is not None and pool in config.pools else -1)

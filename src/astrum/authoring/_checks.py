@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TaskRegistrationError
 from ..core._process import picklable_problem
+from ._executors import executor_problems
 from ._methods import duplicate_instances, find_receiver, owner_label
 
 if TYPE_CHECKING:
@@ -147,6 +148,10 @@ def check_tasks(
             call_problems.extend(_signature_problems(prep))
         if record.isolation == "process":
             call_problems.extend(_isolation_problems(prep, receivers.get(tid)))
+        if (record.executor is not None and check_pools) or config.default_executor is not None:
+            call_problems.extend(
+                executor_problems(prep, receivers.get(tid), config.executors, config.default_executor)
+            )
     _grouped(problems, unknown, missing, registry_name, collect_all)
     problems.extend(pool_problems)
     problems.extend(call_problems)

@@ -63,6 +63,10 @@ class AstrumConfig:
             ``astrum[viz]``): ``True`` when the output is a terminal (without rich: a warning,
             once, and no display), ``"force"`` even when it is not, or a rich ``Console`` to draw
             on (if it is a terminal). ``False`` (default) costs nothing.
+        executors: named executors for sync tasks, ``{"cpu": ProcessPoolExecutor(2)}``: any
+            ``concurrent.futures.Executor``, a ``distributed.Client`` or a Dask scheduler
+            address (``astrum[dask]``); a task picks one with ``@task(executor="cpu")``.
+        default_executor: the executor of every sync task that names none (``None``: threads).
 
     Raises:
         ConfigurationError: a bad value (``failure_policy="x"``, a pool size < 1, ...); also a ``ValueError``.
@@ -89,6 +93,8 @@ class AstrumConfig:
     pools: Mapping[str, int] = field(default_factory=dict)
     store: Any = None
     progress: Any = False
+    executors: Mapping[str, Any] = field(default_factory=dict)
+    default_executor: str | None = None
 
     def __post_init__(self) -> None:
         if self.store is not None:
@@ -110,6 +116,10 @@ class AstrumConfig:
                     f"pools must map names to positive ints, got {name!r}: {size!r} (e.g. pools={{'llm': 2}})"
                 )
         object.__setattr__(self, "pools", pools)
+        if self.executors or self.default_executor is not None:
+            from ._executors import check_executors
+
+            object.__setattr__(self, "executors", check_executors(self.executors, self.default_executor))
         limit = self.concurrency_limit
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise ConfigurationTypeError(

@@ -96,6 +96,7 @@ def task(
     timeout: float | None = None,
     isolation: str = "thread",
     pool: str | None = None,
+    executor: str | None = None,
 ) -> Callable[[_T], _T]: ...
 
 
@@ -113,6 +114,7 @@ def task(
     timeout: float | None = None,
     isolation: str = "thread",
     pool: str | None = None,
+    executor: str | None = None,
 ) -> Any:
     """Decorator registering a function as a task; returns the function unchanged.
 
@@ -128,6 +130,7 @@ def task(
         timeout: seconds one attempt may take.
         isolation: ``"thread"`` or ``"process"`` (a killable worker process).
         pool: a named concurrency pool (``AstrumConfig(pools={...})``).
+        executor: a named executor (``AstrumConfig(executors={...})``) for a sync task.
 
     Raises:
         TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
@@ -141,6 +144,7 @@ def task(
             timeout=timeout,
             isolation=isolation,
             pool=pool,
+            executor=executor,
         )(task_id)
 
     def decorator(fn: Any) -> Any:
@@ -154,6 +158,7 @@ def task(
             timeout=timeout,
             isolation=isolation,
             pool=pool,
+            executor=executor,
         )
         return fn
 

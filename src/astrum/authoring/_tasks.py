@@ -41,6 +41,7 @@ class RegisteredTask:
     isolation: str = "thread"
     retry_policy: Retry | None = None
     pool: str | None = None
+    executor: str | None = None
     #: Set by :meth:`SchedulerRegistry.override`: what runs instead of ``function``.
     implementation: Any = None
 
@@ -102,6 +103,7 @@ class TaskTable:
         timeout: float | None = None,
         isolation: str = "thread",
         pool: str | None = None,
+        executor: str | None = None,
     ) -> Callable[[F_], F_]: ...
 
     @overload
@@ -117,6 +119,7 @@ class TaskTable:
         timeout: float | None = None,
         isolation: str = "thread",
         pool: str | None = None,
+        executor: str | None = None,
     ) -> Any:
         """Decorator registering a function (sync or async) as a task; returns it unchanged.
 
@@ -129,13 +132,20 @@ class TaskTable:
             isolation: ``"thread"`` (sync tasks run in a worker thread) or ``"process"`` (a worker
                 process, killed at the timeout).
             pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
+            executor: the named executor (``AstrumConfig(executors={...})``) a sync task runs on.
 
         Raises:
             TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
         """
         if callable(task_id) and not isinstance(task_id, str):
             return self.task(
-                depends_on=depends_on, data=data, retry=retry, timeout=timeout, isolation=isolation, pool=pool
+                depends_on=depends_on,
+                data=data,
+                retry=retry,
+                timeout=timeout,
+                isolation=isolation,
+                pool=pool,
+                executor=executor,
             )(task_id)
 
         def decorator(fn: F_) -> F_:
@@ -148,6 +158,7 @@ class TaskTable:
                 timeout=timeout,
                 isolation=isolation,
                 pool=pool,
+                executor=executor,
             )
             return fn
 
@@ -164,6 +175,7 @@ class TaskTable:
         timeout: float | None = None,
         isolation: str = "thread",
         pool: str | None = None,
+        executor: str | None = None,
     ) -> RegisteredTask:
         """Register ``fn`` (the non-decorator form of :meth:`task`) and return its record."""
         tid = task_id if task_id is not None else default_task_id(fn)
@@ -185,6 +197,11 @@ class TaskTable:
             mode = check_isolation(isolation, tid)
             if pool is not None and (not isinstance(pool, str) or not pool):
                 raise TaskRegistrationError(f"Task '{tid}' pool must be a non-empty string, got {pool!r}.")
+            if executor is not None and (not isinstance(executor, str) or not executor):
+                raise TaskRegistrationError(
+                    f"Task '{tid}' executor must be the name of an executor in AstrumConfig(executors=...), "
+                    f"got {executor!r}."
+                )
             if data is not None:
                 from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
 
@@ -206,6 +223,7 @@ class TaskTable:
                 isolation=mode,
                 retry_policy=retry_policy,
                 pool=pool,
+                executor=executor,
             )
             self._tasks[tid] = record
             self._changed()

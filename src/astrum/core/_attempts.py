@@ -98,8 +98,13 @@ async def _attempt(
     fn = run.program.fns[i]
     timeout = policy.timeout
     expired: list[bool] | None = None
+    if policy.submit is not None:  # a named executor: cancelling the awaitable withdraws its job
+        work: Any = policy.submit(fn, args, kwargs)
+        if timeout is None:
+            return await work
+        return await _with_timeout(run, name, work, timeout, "executor", None, policy.executor)
     if policy.isolation == "process":
-        work: Any = run_in_process(fn, args, kwargs)
+        work = run_in_process(fn, args, kwargs)
     elif timeout is None:
         return await run._call(i, args, kwargs)
     elif run.program.kinds[i] == ASYNC:
@@ -122,7 +127,13 @@ async def _in_thread_then_await(
 
 
 async def _with_timeout(
-    run: Run, name: str, work: Any, timeout: float, isolation: str, expired: list[bool] | None = None
+    run: Run,
+    name: str,
+    work: Any,
+    timeout: float,
+    isolation: str,
+    expired: list[bool] | None = None,
+    executor: str | None = None,
 ) -> Any:
     """Await ``work`` for at most ``timeout`` seconds of the run's clock (``expired`` is told when
     the timeout fires)."""
@@ -148,6 +159,8 @@ async def _with_timeout(
         job.exception()  # retrieved: the attempt already counts as timed out
     if isolation == "process":
         note = "its worker process was killed"
+    elif isolation == "executor":
+        note = f"its job on executor '{executor}' was cancelled"
     elif run.program.kinds[run.program.graph.index[name]] == ASYNC:
         note = "it was cancelled"
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,11 +151,18 @@ def check_isolation(value: Any, task_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TaskPolicy:
-    """Everything beyond a plain call: retries, per-attempt timeout, isolation."""
+    """Everything beyond a plain call: retries, per-attempt timeout, isolation, executor.
+
+    ``submit``, set for a sync task that runs on a named executor, sends one call there:
+    ``submit(fn, args, kwargs)`` returns an awaitable of its result (cancelling it withdraws
+    the job); ``executor`` is that executor's name.
+    """
 
     retry: Retry | None = None
     timeout: float | None = None
     isolation: str = "thread"
+    submit: Callable[[Callable[..., Any], list[Any], dict[str, Any]], Awaitable[Any]] | None = None
+    executor: str | None = None
 
     @property
     def retries(self) -> int:

@@ -167,7 +167,9 @@ class RunThreads(RunData):
         if self._task_context is not None:
             self._enter_task_context(i, attempt)
         policy = self.program.policies[i]
-        if self.program.kinds[i] == SYNC and (policy is None or policy.isolation != "process"):
+        if self.program.kinds[i] == SYNC and (
+            policy is None or (policy.isolation != "process" and policy.submit is None)
+        ):
             self._start_due[i] = attempt  # see _in_thread
         else:
             self._task_event("task_start", i, attempt)

@@ -1,0 +1,32 @@
+"""A ``concurrent.futures.Executor`` as a task executor (a process pool, or any other)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from ._base import Submit, dumps, outcome_of, run_payload
+
+__all__ = ["pool_submit"]
+
+
+def pool_submit(executor: Executor) -> Submit:
+    """The submit callable of ``executor``: a thread pool gets the call itself, any other
+    executor the pickled payload (so a lambda or a closure runs on a process pool)."""
+    in_threads = isinstance(executor, ThreadPoolExecutor)
+
+    async def submit(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if in_threads:
+            future = executor.submit(fn, *args, **kwargs)
+        else:
+            future = executor.submit(run_payload, dumps((fn, args, kwargs)))
+        try:
+            data = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()  # a job still queued never starts
+            raise
+        return data if in_threads else outcome_of(data)
+
+    return submit
