@@ -84,3 +84,14 @@ def raise_pair_error() -> None:
 
 def raise_status_error() -> None:
     raise StatusError("server said 503", status=503)
+
+
+def die_on_first_call(marker: str) -> str:
+    """Kill the calling worker process on the first call (creating ``marker``); return on later calls."""
+    import signal
+
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "survived"

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._base import Submit, dumps, outcome_of, run_payload
 
-__all__ = ["dask_submit", "is_dask_client"]
+__all__ = ["close_address_clients", "dask_submit", "is_dask_client"]
 
 _clients: dict[str, Any] = {}  # one client per scheduler address, made at its first job
 _clients_lock = threading.Lock()
@@ -30,6 +30,15 @@ def _client_for(address: str) -> Any:
 
             client = _clients[address] = Client(address)  # type: ignore[no-untyped-call]
         return client
+
+
+def close_address_clients() -> None:
+    """Close the clients made for scheduler addresses (before their cluster goes away)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
 
 
 def dask_submit(target: Any) -> Submit:
