@@ -6,12 +6,15 @@ import asyncio
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 from .._errors import ConfigurationError, ConfigurationTypeError
 from ..core._policies import check_clock, check_deadline, check_failure_policy
 
 __all__ = ["AstrumConfig", "check_store", "config_identity"]
+
+_NO_EXECUTORS: Mapping[str, Any] = MappingProxyType({})
 
 
 def check_store(store: Any, where: str) -> Any:
@@ -120,6 +123,8 @@ class AstrumConfig:
             from ._executors import check_executors
 
             object.__setattr__(self, "executors", check_executors(self.executors, self.default_executor))
+        else:  # one shared empty value: the build cache counts this field by identity
+            object.__setattr__(self, "executors", _NO_EXECUTORS)
         limit = self.concurrency_limit
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise ConfigurationTypeError(

@@ -69,6 +69,7 @@ def dask_submit(target: Any) -> Submit:
         except asyncio.CancelledError:
             future.cancel()  # the cluster releases the job (a running one's result is dropped)
             raise
+        future.release()  # an error's traceback keeps this frame: it must not keep the key too
         return outcome_of(data)
 
     return submit
