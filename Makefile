@@ -50,7 +50,7 @@ test-newest:
 # Headless Chromium for the HTML run page's rendering test (Debian's package; needs root).
 browser:
 	@if [ -x /usr/bin/chromium ]; then echo "chromium is installed: /usr/bin/chromium"; \
-	else apt-get update && apt-get install -y chromium; fi
+	else apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
 
 bench-peers:
 	$(PYTHON) -m venv $(PEERS)/upstream
