@@ -9,7 +9,7 @@ without recursion, so graphs of millions of tasks listed in any order validate.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .._errors import TaskDependencyError, TaskOrderLoopError
@@ -19,6 +19,7 @@ __all__ = [
     "TaskOrder",
     "compile_graph",
     "dependency_name",
+    "latest_chain",
     "orders_from_graph",
 ]
 
@@ -251,6 +252,20 @@ def orders_from_graph(graph: Graph) -> list[TaskOrder]:
         if parents:
             order.dependencies = [orders[p] for p in parents]
     return orders
+
+
+def latest_chain(graph: Graph, last: int, end_of: Callable[[int], float]) -> list[str]:
+    """The names of the chain ending at task ``last``, each step back to the parent that ended last.
+
+    Started from the task that ended last, this is a run's critical path.
+    """
+    node = last
+    path = [node]
+    while graph.parents[node]:
+        node = max(graph.parents[node], key=end_of)
+        path.append(node)
+    path.reverse()
+    return [graph.names[i] for i in path]
 
 
 def _find_cycle(names: Sequence[str], parents: list[tuple[int, ...]], remaining: list[int]) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import ConfigurationError, ConfigurationTypeError
+from .._errors import ConfigurationError, ConfigurationTypeError, TaskRegistrationError
 
 __all__ = ["ISOLATIONS", "Retry", "TaskPolicy", "as_retry", "check_isolation", "check_timeout"]
 
@@ -82,24 +82,21 @@ def as_retry(value: Any, task_id: str) -> Retry | None:
     if isinstance(value, Retry):
         return value if value.retries else None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        from .._errors import TaskRegistrationError
-
         raise TaskRegistrationError(f"Task '{task_id}' retry must be a non-negative integer.")
     return Retry(retries=value, delay=0.0, jitter=0.0) if value else None
+
+
+def _positive_seconds(value: Any) -> bool:
+    return (
+        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value > 0
+    )
 
 
 def check_timeout(value: Any, task_id: str) -> float | None:
     """Validate ``timeout=`` (positive seconds, or ``None``)."""
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        from .._errors import TaskRegistrationError
-
+    if not _positive_seconds(value):
         raise TaskRegistrationError(
             f"Task '{task_id}' timeout must be a positive number of seconds, got {value!r}."
         )
@@ -110,12 +107,7 @@ def check_deadline(value: Any) -> float | None:
     """Validate a run ``deadline`` (positive seconds, or ``None``)."""
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not _positive_seconds(value):
         raise ConfigurationError(f"deadline must be a positive number of seconds or None, got {value!r}")
     return float(value)
 
@@ -141,8 +133,6 @@ def check_clock(value: Any) -> Any:
 def check_isolation(value: Any, task_id: str) -> str:
     """Validate ``isolation=`` (``"thread"`` or ``"process"``)."""
     if value not in ISOLATIONS:
-        from .._errors import TaskRegistrationError
-
         raise TaskRegistrationError(
             f"Task '{task_id}' isolation must be 'thread' or 'process', got {value!r}."
         )

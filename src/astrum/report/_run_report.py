@@ -7,6 +7,7 @@ and summary are made at once, its per-task parts (:class:`_Parts`) on first acce
 from __future__ import annotations
 
 from .._errors import describe_exception
+from ..core._graph import latest_chain
 from ..core._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 from ..core._run_data import RunData, attempt_rows
 from ._plan import build_plan
@@ -263,12 +264,5 @@ class _Parts:
         ended = [i for i in self.finished if status[i] is not None and i not in unreported]
         if not ended:
             return []
-        graph = self.run.program.graph
-        end_at = self.run.end_at
-        node = max(ended, key=end_at.__getitem__)
-        path = [node]
-        while graph.parents[node]:
-            node = max(graph.parents[node], key=end_at.__getitem__)
-            path.append(node)
-        path.reverse()
-        return [graph.names[i] for i in path]
+        end_of = self.run.end_at.__getitem__
+        return latest_chain(self.run.program.graph, max(ended, key=end_of), end_of)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._errors import SchedulerError, TaskDependencyError, TaskOrderLoopError
-from ..core._graph import Graph, compile_graph
+from ..core._graph import Graph, compile_graph, latest_chain
 from ..report._plan import build_plan
 from ..report._report import (
     ExecutionReport,
@@ -270,10 +270,4 @@ def _critical_path(graph: Graph, by_name: Mapping[str, TaskExecutionStatistics])
         stat = by_name.get(names[i])
         return stat.end_time if stat is not None else float("-inf")
 
-    node = index[max(by_name.values(), key=lambda stat: stat.end_time).task_name]
-    path = [node]
-    while graph.parents[node]:
-        node = max(graph.parents[node], key=end_of)
-        path.append(node)
-    path.reverse()
-    return [names[i] for i in path]
+    return latest_chain(graph, index[max(by_name.values(), key=lambda stat: stat.end_time).task_name], end_of)
