@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 from ._errors import AstrumError as AstrumError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConfigurationTypeError as ConfigurationTypeError
+from ._errors import MappedInputError as MappedInputError
+from ._errors import MappedTaskError as MappedTaskError
 from ._errors import ResumeError as ResumeError
 from ._errors import RunStoreError as RunStoreError
 from ._errors import SchedulerError as SchedulerError
@@ -41,6 +43,7 @@ from .authoring._transport import Ref as Ref
 from .authoring._transport import T as T
 from .authoring._transport import To as To
 from .core._graph import TaskOrder as TaskOrder
+from .core._map_records import TaskFailure as TaskFailure
 from .core._policies import Retry as Retry
 from .core._process import ProcessTaskError as ProcessTaskError
 from .core._states import ExecutionState as ExecutionState
@@ -131,6 +134,8 @@ __all__ = [
     "ExecutionState",
     "F",
     "From",
+    "MappedInputError",
+    "MappedTaskError",
     "MemoryStore",
     "PickleSerializerWarning",
     "ProcessTaskError",
@@ -158,6 +163,7 @@ __all__ = [
     "TaskDuplicateExecutionError",
     "TaskEvent",
     "TaskExecutionStatistics",
+    "TaskFailure",
     "TaskInputError",
     "TaskNotFoundError",
     "TaskOrder",

@@ -16,6 +16,9 @@ The tree::
     ├── TaskTimeoutError            an attempt ran out of time (also a ``TimeoutError``)
     ├── ProcessTaskError            a process-isolated task could not run or report back
     │                               (also a ``RuntimeError``)
+    ├── MappedInputError            a mapped task's lists are not lists, or differ in length
+    │                               (also a ``ValueError``)
+    ├── MappedTaskError             instances of a mapped task failed (``.failures``)
     ├── RunStoreError               a run store is closed, too new, or could not write
     │   └── UnknownRunError         no run with this id in the store (also a ``LookupError``)
     ├── ResumeError                 a run cannot be resumed as asked (also a ``ValueError``)
@@ -23,7 +26,8 @@ The tree::
 
 Task failures are never raised by a run: they are recorded in the
 :class:`~astrum.ExecutionReport`, with the original exception object kept
-(``TaskInputError``, ``TaskTimeoutError`` and ``ProcessTaskError`` are recorded there too).
+(``TaskInputError``, ``TaskTimeoutError``, ``ProcessTaskError`` and the mapped-task errors are
+recorded there too).
 ``DataItemError`` lives in ``astrum.authoring._taskdata`` (it needs pydantic), ``TaskInputError``
 in ``astrum.authoring._inject``, ``ProcessTaskError`` in ``astrum.core._process`` and
 ``StoredTaskError`` in ``astrum.store._rebuild``.
@@ -37,6 +41,8 @@ __all__ = [
     "AstrumError",
     "ConfigurationError",
     "ConfigurationTypeError",
+    "MappedInputError",
+    "MappedTaskError",
     "ResumeError",
     "RunStoreError",
     "SchedulerError",
@@ -130,6 +136,37 @@ class TaskTimeoutError(SchedulerError, TimeoutError):
         self.timeout = timeout
         detail = f"; {note}" if note else ""
         super().__init__(f"Task '{task_name}' timed out after {timeout:g} s{detail}.")
+
+
+class MappedInputError(SchedulerError, ValueError):
+    """A mapped task (``@task(map=...)``) cannot fan out: a mapped parameter did not receive a list,
+    or two zipped lists differ in length. The mapped task fails with it."""
+
+
+class MappedTaskError(SchedulerError):
+    """Instances of a mapped task failed, so its gather failed.
+
+    Attributes:
+        task_name: the mapped task.
+        failures: a :class:`~astrum.TaskFailure` per failed instance, in item order.
+        total: how many instances the task had.
+        partial: the gathered list, a ``TaskFailure`` in place of each failed instance, when a
+            consumer asked for partial results (``None`` otherwise).
+    """
+
+    def __init__(self, task_name: str, failures: Sequence[object], total: int, partial: list[object] | None = None) -> None:
+        self.task_name = task_name
+        self.failures = list(failures)
+        self.total = total
+        self.partial = partial
+        shown = "; ".join(
+            f"{getattr(f, 'task_name', '?')}: {describe_exception(getattr(f, 'error', None) or Exception())}"
+            for f in self.failures[:3]
+        )
+        more = f"; and {len(self.failures) - 3} more" if len(self.failures) > 3 else ""
+        super().__init__(
+            f"{len(self.failures)} of {total} instances of mapped task '{task_name}' failed: {shown}{more}"
+        )
 
 
 class RunStoreError(SchedulerError):

@@ -24,6 +24,7 @@ from ._compile import NO_RECEIVER, compile_program
 from ._config import AstrumConfig
 from ._edgetypes import type_problems, with_value_check
 from ._executors import executor_policy, submits_of
+from ._mapspec import map_policy, mapped_inputs
 from ._onepass import build_plain
 from ._prepare import Prepared, prepare_all
 from ._result import BuildResult
@@ -220,11 +221,14 @@ def _compile(
         pool = record.pool
         pools.append(pool_names.index(pool) if pool is not None and pool in config.pools else -1)
         if config.validate_values:
-            inputs.append([with_value_check(tid, inp, prep.inputs, unchecked) for inp in prep.inputs])
+            given = mapped_inputs(prep) if record.map is not None else prep.inputs
+            inputs.append([with_value_check(tid, inp, given, unchecked) for inp in given])
         else:
             inputs.append(prep.inputs)
     if unchecked:
         raise TaskRegistrationError(_TRANSPORT_HEADER + "\n- ".join(unchecked), problems=unchecked)
+    if any(prep.record.map is not None for prep in ordered):
+        _mapped_policies(graph, ordered, policies, pools, inputs)
     context_params = [prep.spec.context_params for prep in ordered]
     return compile_program(
         graph,
@@ -238,3 +242,21 @@ def _compile(
         context_params=context_params if any(context_params) else None,
         pools=pools if pool_names and any(p >= 0 for p in pools) else None,
     )
+
+
+def _mapped_policies(
+    graph: Graph, ordered: list[Prepared], policies: list[Any], pools: list[int], inputs: list[Sequence[Any]]
+) -> None:
+    """A mapped task's policy runs its instances (under its own policy, in its pool); the task
+    itself takes no pool slot."""
+    index = graph.index
+    consumers: dict[int, list[tuple[int, Any]]] = {}
+    for j, given in enumerate(inputs):
+        for inp in given:
+            source = index.get(inp.source) if inp.source is not None else None
+            if source is not None and ordered[source].record.map is not None:
+                consumers.setdefault(source, []).append((j, inp))
+    for i, prep in enumerate(ordered):
+        if prep.record.map is not None:
+            policies[i] = map_policy(prep.record, policies[i], pools[i], consumers.get(i, ()))
+            pools[i] = -1

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import TaskRegistrationError
 from ..core._process import picklable_problem
 from ._executors import executor_problems
+from ._mapspec import map_problems
 from ._methods import duplicate_instances, find_receiver, owner_label
 
 if TYPE_CHECKING:
@@ -146,6 +147,8 @@ def check_tasks(
             )
         if prep.spec.params or prep.inputs:
             call_problems.extend(_signature_problems(prep))
+        if record.map is not None:
+            call_problems.extend(map_problems(prep))
         if record.isolation == "process":
             call_problems.extend(_isolation_problems(prep, receivers.get(tid)))
         if (record.executor is not None and check_pools) or config.default_executor is not None:

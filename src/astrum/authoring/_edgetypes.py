@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._inject import Input, TaskInputError, describe_locator
+from ._mapspec import mapped_edge_problem, produced_type
 from ._transport import NO_ANNOTATION, parse_callable
 from ._typecheck import UncheckableTypeError, field_type, is_compatible, item_type, type_name, value_checker
 
@@ -32,12 +33,13 @@ def edge_label(source: str, locator: Any, consumer: str, param: Any) -> str:
     return f"{left} -> {consumer}.{param}"
 
 
-def edge_problem(consumer: str, inp: Input, produced: Any) -> str | None:
+def edge_problem(consumer: str, inp: Input, produced: Any, *, mapped: bool = False) -> str | None:
     """What is certainly wrong with edge ``inp`` into ``consumer`` when its source returns
-    ``produced`` (``None``: the types can fit, or one side is not annotated)."""
+    ``produced`` (``None``: the types can fit, or one side is not annotated). ``mapped``: the
+    parameter is mapped over, so the value must be a list of what it declares."""
     expected = inp.expected
     locator = inp.locator
-    if produced is NO_ANNOTATION or expected is NO_ANNOTATION or (produced is expected and locator is None):
+    if produced is NO_ANNOTATION or expected is NO_ANNOTATION or (produced is expected and locator is None and not mapped):
         return None
     source = str(inp.source)
     if isinstance(locator, str):
@@ -58,6 +60,8 @@ def edge_problem(consumer: str, inp: Input, produced: Any) -> str | None:
                 f"Bad locator on edge {edge}: '{source}' returns {type_name(produced)}, which has no item "
                 f"[{locator}]. Fix the locator or the return type."
             )
+    if mapped:
+        return mapped_edge_problem(edge_label(source, locator, consumer, inp.target), inp, produced)
     if is_compatible(produced, expected):
         return None
     edge = edge_label(source, locator, consumer, inp.target)
@@ -73,9 +77,12 @@ def type_problems(tid: str, prepared: Mapping[str, Prepared]) -> list[str]:
     if not prep.inputs:
         return []
     out = _function_input_problems(tid, prep)
+    mapped = prep.record.map
     for inp in prep.inputs:
         if not inp.use_function:
-            problem = edge_problem(tid, inp, prepared[str(inp.source)].spec.returns)
+            source = prepared[str(inp.source)]
+            produced = produced_type(source.record, source.spec.returns)
+            problem = edge_problem(tid, inp, produced, mapped=mapped is not None and inp.target in mapped)
             if problem is not None:
                 out.append(problem)
     return out

@@ -97,6 +97,8 @@ def task(
     isolation: str = "thread",
     pool: str | None = None,
     executor: str | None = None,
+    map: str | Sequence[str] | None = None,
+    max_parallel: int | None = None,
 ) -> Callable[[_T], _T]: ...
 
 
@@ -115,6 +117,8 @@ def task(
     isolation: str = "thread",
     pool: str | None = None,
     executor: str | None = None,
+    map: str | Sequence[str] | None = None,
+    max_parallel: int | None = None,
 ) -> Any:
     """Decorator registering a function as a task; returns the function unchanged.
 
@@ -131,9 +135,12 @@ def task(
         isolation: ``"thread"`` or ``"process"`` (a killable worker process).
         pool: a named concurrency pool (``AstrumConfig(pools={...})``).
         executor: a named executor (``AstrumConfig(executors={...})``) for a sync task.
+        map: the parameter(s) to map over: one task instance per item (see docs/mapping.md).
+        max_parallel: the most instances of a mapped task running at once.
 
     Raises:
-        TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
+        TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation``,
+            ``map`` or ``max_parallel``.
     """
     if callable(task_id) and not isinstance(task_id, str):
         return task(
@@ -145,6 +152,8 @@ def task(
             isolation=isolation,
             pool=pool,
             executor=executor,
+            map=map,
+            max_parallel=max_parallel,
         )(task_id)
 
     def decorator(fn: Any) -> Any:
@@ -159,6 +168,8 @@ def task(
             isolation=isolation,
             pool=pool,
             executor=executor,
+            map=map,
+            max_parallel=max_parallel,
         )
         return fn
 

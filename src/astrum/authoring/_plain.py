@@ -94,6 +94,7 @@ def plain_entry(
         or record.isolation == "process"
         or record.pool is not None
         or record.executor is not None
+        or record.map is not None
     ):
         return SpecEntry(record, False, spec, True)
     params = spec.params

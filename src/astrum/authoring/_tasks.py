@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import TaskRegistrationError
 from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
+from ._mapspec import check_map_options
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
 from ._transport import parse_plain, underlying_function
 
@@ -44,6 +45,10 @@ class RegisteredTask:
     executor: str | None = None
     #: Set by :meth:`SchedulerRegistry.override`: what runs instead of ``function``.
     implementation: Any = None
+    #: The mapped parameters (``@task(map=...)``): one instance per item; ``None``: not mapped.
+    map: tuple[str, ...] | None = None
+    #: The most instances of a mapped task running at once (``None``: no limit of its own).
+    max_parallel: int | None = None
 
     @property
     def policy(self) -> TaskPolicy | None:
@@ -104,6 +109,8 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        map: str | Sequence[str] | None = None,
+        max_parallel: int | None = None,
     ) -> Callable[[F_], F_]: ...
 
     @overload
@@ -120,6 +127,8 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        map: str | Sequence[str] | None = None,
+        max_parallel: int | None = None,
     ) -> Any:
         """Decorator registering a function (sync or async) as a task; returns it unchanged.
 
@@ -133,9 +142,13 @@ class TaskTable:
                 process, killed at the timeout).
             pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
             executor: the named executor (``AstrumConfig(executors={...})``) a sync task runs on.
+            map: the parameter(s) to map over: one task instance per item of the list each receives
+                (several are zipped); see docs/mapping.md.
+            max_parallel: the most instances of a mapped task running at once.
 
         Raises:
-            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
+            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation``,
+                ``map`` or ``max_parallel``.
         """
         if callable(task_id) and not isinstance(task_id, str):
             return self.task(
@@ -146,6 +159,8 @@ class TaskTable:
                 isolation=isolation,
                 pool=pool,
                 executor=executor,
+                map=map,
+                max_parallel=max_parallel,
             )(task_id)
 
         def decorator(fn: F_) -> F_:
@@ -159,6 +174,8 @@ class TaskTable:
                 isolation=isolation,
                 pool=pool,
                 executor=executor,
+                map=map,
+                max_parallel=max_parallel,
             )
             return fn
 
@@ -176,6 +193,8 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        map: str | Sequence[str] | None = None,
+        max_parallel: int | None = None,
     ) -> RegisteredTask:
         """Register ``fn`` (the non-decorator form of :meth:`task`) and return its record."""
         tid = task_id if task_id is not None else default_task_id(fn)
@@ -202,6 +221,9 @@ class TaskTable:
                     f"Task '{tid}' executor must be the name of an executor in AstrumConfig(executors=...), "
                     f"got {executor!r}."
                 )
+            mapped = (
+                check_map_options(tid, fn, map, max_parallel) if map is not None or max_parallel is not None else None
+            )
             if data is not None:
                 from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
 
@@ -224,6 +246,8 @@ class TaskTable:
                 retry_policy=retry_policy,
                 pool=pool,
                 executor=executor,
+                map=mapped,
+                max_parallel=max_parallel,
             )
             self._tasks[tid] = record
             self._changed()

@@ -161,7 +161,7 @@ async def _with_timeout(
         note = "its worker process was killed"
     elif isolation == "executor":
         note = f"its job on executor '{executor}' was cancelled"
-    elif run.program.kinds[run.program.graph.index[name]] == ASYNC:
+    elif expired is None:  # an async body (a sync one in a thread is told through ``expired``)
         note = "it was cancelled"
     else:
         note = "its worker thread cannot be stopped and runs on; its late result is discarded"

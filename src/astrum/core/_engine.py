@@ -36,6 +36,7 @@ from typing import Any
 
 from ..lifecycle._events import RunEvent
 from ._attempts import run_attempts
+from ._mapping import run_map
 from ._program import ASYNC, SYNC, Binder, Program, callable_kind
 from ._run_data import attempt_rows
 from ._run_launch import RunLaunch
@@ -152,8 +153,12 @@ class Run(RunLaunch, RunThreads, RunOutcome, RunSlots):
                     self._inject_context(i, kwargs, 1)
                 if self.bus is not None:
                     self._start_event(i, 1)
-            if program.policies[i] is not None:
-                value = await run_attempts(self, i, name, args, kwargs)
+            policy = program.policies[i]
+            if policy is not None:
+                if policy.fanout is None:
+                    value = await run_attempts(self, i, name, args, kwargs)
+                else:
+                    value = await run_map(self, i, args, kwargs)  # a mapped task: its instances, gathered
             elif program.kinds[i] == ASYNC:
                 value = await program.fns[i](*args, **kwargs)
             else:

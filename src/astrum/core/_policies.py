@@ -146,6 +146,9 @@ class TaskPolicy:
     ``submit``, set for a sync task that runs on a named executor, sends one call there:
     ``submit(fn, args, kwargs)`` returns an awaitable of its result (cancelling it withdraws
     the job); ``executor`` is that executor's name.
+
+    ``fanout``, set for a mapped task, is its :class:`~astrum.core._map_records.MapSpec`: the
+    task runs one instance per item (each under the spec's own instance policy) and gathers them.
     """
 
     retry: Retry | None = None
@@ -153,6 +156,7 @@ class TaskPolicy:
     isolation: str = "thread"
     submit: Callable[[Callable[..., Any], list[Any], dict[str, Any]], Awaitable[Any]] | None = None
     executor: str | None = None
+    fanout: Any = None
 
     @property
     def retries(self) -> int:

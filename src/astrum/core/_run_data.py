@@ -23,6 +23,7 @@ from ..lifecycle._context import RunContext
 from ..lifecycle._events import EventBus, task_event
 from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Spare
+from ._map_records import InstanceRecords
 from ._program import COMPLETED, NO_RESULT, AttemptRow, Program
 from ._threads import Job, WorkerPool
 
@@ -119,8 +120,10 @@ class RunData:
         self.bus = bus
         # Named pools: slots in use, tasks waiting for a slot, and how long each waited.
         self._pool_used = [0] * len(program.pool_limits)
-        self._pool_waiting: list[deque[int]] = [deque() for _ in program.pool_limits]
-        self.pool_wait: dict[int, float] = {}
+        self._pool_waiting: list[deque[Any]] = [
+            deque() for _ in program.pool_limits
+        ]  # task index or PoolTicket
+        self.pool_wait: dict[Any, float] = {}
         # Tasks waiting for a concurrency slot handed back by a task pausing for a retry.
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._slotless: set[int] = set()  # tasks currently pausing without a slot
@@ -131,6 +134,8 @@ class RunData:
         self.deadline_hit = False
         #: Thread tasks given up at the deadline (their threads run on; results are discarded).
         self.abandoned: set[int] = set()
+        #: Mapped task index -> its instances' records, once it fanned out (``None``: none did).
+        self.mapped: dict[int, InstanceRecords] | None = None
 
     if TYPE_CHECKING:
         # What the parts composed into Run (astrum.core._engine) call on each other.
@@ -140,7 +145,7 @@ class RunData:
         def _await_in_task(self, i: int, awaitable: Any) -> None: ...
         def _orphaned(self, spare: Spare) -> None: ...
         def _launch_in_thread(self, i: int) -> None: ...  # _run_threads
-        def _take_pool_slot(self, i: int, pool: int) -> bool: ...  # _run_slots
+        def _take_pool_slot(self, i: Any, pool: int) -> bool: ...  # _run_slots
         def _leave(self, i: int) -> None: ...
         def _complete(self, i: int, value: Any) -> None: ...  # _run_outcome
         def _final_failure(self, i: int, name: str, exc: BaseException) -> None: ...
@@ -212,7 +217,16 @@ class RunData:
             names = self.names
             values = self.values
             status = self.status
-            results = {names[i]: values[i] for i in self.finished if status[i] is COMPLETED}
+            mapped = self.mapped
+            if mapped is None:
+                results = {names[i]: values[i] for i in self.finished if status[i] is COMPLETED}
+            else:  # a mapped task's instances come just before the task itself
+                results = {}
+                for i in self.finished:
+                    if i in mapped:
+                        results.update(mapped[i].results())
+                    if status[i] is COMPLETED:
+                        results[names[i]] = values[i]
             self._results = results
         return results
 

@@ -13,7 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-from .._errors import TaskTimeoutError
+from .._errors import MappedTaskError, TaskTimeoutError
+from ._mapping import gather_partially
 from ._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 from ._run_data import RunData
 
@@ -86,6 +87,8 @@ class RunOutcome(RunData):
             return
         program = self.program
         self.error_summary.append(f"Task '{name}' failed during execution: {exc}")  # upstream's exact line
+        if type(exc) is MappedTaskError and exc.partial is not None and gather_partially(self, i, exc):  # type: ignore[arg-type]
+            return  # consumers that take partial results run on
         if (
             i in program.tails
             and not program.graph.children[i]
@@ -221,6 +224,8 @@ class RunOutcome(RunData):
         for queue in (self._ready, *self._pool_waiting):
             kept = [i for i in queue if i in tails]  # tail tasks are not the run's to cancel
             for i in queue:
+                if type(i) is not int:
+                    continue  # an instance of a mapped task: its task cancels it
                 if i not in tails:
                     if i in pool_wait:  # still waiting for its pool (or its turn after it): until now
                         pool_wait[i] = now - pool_wait[i]

@@ -4,6 +4,10 @@ A task holds one slot of the run's ``concurrency_limit`` while it runs, and one 
 its named pool if it has one. A task pausing between attempts gives its slot up (see
 :mod:`astrum.core._attempts`); when it resumes, a slot handed back is passed straight to it.
 A task that finds its pool full waits in the pool's queue, longest-waiting first.
+
+An instance of a mapped task takes its slots the same way, through the same counters
+(:meth:`RunSlots._take_pool_slot`, :meth:`RunSlots._acquire_slot`): it waits in its pool's
+queue as a :class:`PoolTicket` instead of a task index, and is woken by :meth:`RunSlots._wake_parked`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,22 @@ import asyncio
 
 from ._run_data import RunData
 
-__all__ = ["RunSlots"]
+__all__ = ["PoolTicket", "RunSlots"]
+
+
+class PoolTicket:
+    """An instance of a mapped task parked in its pool's queue (where tasks park their index)."""
+
+    __slots__ = ("waiter",)
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        """Its turn came: it tries :meth:`RunSlots._take_pool_slot` again."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class RunSlots(RunData):
@@ -28,7 +47,9 @@ class RunSlots(RunData):
             return  # paused between attempts: it holds no slot
         self._release_slot()
 
-    def _take_pool_slot(self, i: int, pool: int) -> bool:
+    def _take_pool_slot(self, i: int | PoolTicket, pool: int) -> bool:
+        """Take a slot of ``pool`` for task ``i`` (or a mapped task's instance's ticket); if the pool
+        is full, park ``i`` in its queue and return ``False`` (:meth:`_wake_parked` hands it its turn)."""
         if self._pool_used[pool] < self.program.pool_limits[pool]:
             self._pool_used[pool] += 1
             if i in self.pool_wait:
@@ -43,7 +64,14 @@ class RunSlots(RunData):
         waiting = self._pool_waiting[pool]
         if waiting:
             # The longest-waiting task of this pool goes first; the caller's pump launches it.
-            self._ready.appendleft(waiting.popleft())
+            self._wake_parked(waiting.popleft())
+
+    def _wake_parked(self, parked: int | PoolTicket) -> None:
+        """Give a task or instance parked in a pool's queue its turn to take a slot."""
+        if type(parked) is int:
+            self._ready.appendleft(parked)
+        else:
+            parked.wake()  # type: ignore[union-attr]
 
     def _release_slot(self) -> None:
         waiters = self._slot_waiters

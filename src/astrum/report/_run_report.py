@@ -10,6 +10,7 @@ from .._errors import describe_exception
 from ..core._graph import latest_chain
 from ..core._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 from ..core._run_data import RunData, attempt_rows
+from ._instances import instance_counts, instance_exceptions, instance_statistics
 from ._plan import build_plan
 from ._report import (
     ExecutionReport,
@@ -36,21 +37,26 @@ def report_from_run(run: RunData, *, total_start: float, planning_duration: floa
     names = program.graph.names
     parts = _Parts(run)
     status = parts.status
+    exceptions = {names[i]: e for i, e in run.exceptions.items()}
+    instances = completed = failed = 0
+    if run.mapped is not None:  # the instances of mapped tasks are reported like tasks
+        instances, completed, failed = instance_counts(run, status)
+        exceptions.update(instance_exceptions(run, status))
     return ExecutionReport(
         total_start_time=total_start,
         total_end_time=parts.end_epoch,
         total_duration=parts.end_epoch - total_start,
         planning_duration=planning_duration,
         execution_duration=run.perf_end - run.perf0,
-        total_tasks=len(program.graph),
+        total_tasks=len(program.graph) + instances,
         total_stages=program.stage_count,
         max_parallelism=program.max_parallelism,
-        successful_tasks=status.count(COMPLETED),
-        failed_tasks=status.count(FAILED) + status.count(TIMED_OUT),
+        successful_tasks=status.count(COMPLETED) + completed,
+        failed_tasks=status.count(FAILED) + status.count(TIMED_OUT) + failed,
         execution_state="failed" if parts.failed_run else "completed",
         error_summary=_error_summary(run),
         tail_tasks={names[i]: t for i, t in run.tail_tasks.items()},
-        exceptions={names[i]: e for i, e in run.exceptions.items()},
+        exceptions=exceptions,
         run_id=run.run_id,
         _lazy=_LazyParts(
             parts.task_statistics,
@@ -114,8 +120,13 @@ class _Parts:
         retries = program.retries
         stats: list[TaskExecutionStatistics] = []
         append = stats.append
+        mapped = run.mapped
         for i in self.finished:
             st = status[i]
+            if mapped is not None and i in mapped:  # its instances, just before it
+                spec = program.policies[i].fanout  # type: ignore[union-attr]
+                pool = program.pool_names[spec.pool] if spec.pool >= 0 else None
+                stats.extend(instance_statistics(run, mapped[i], levels[i], pool, culprit_name))
             start = wall(run.start_at[i])
             end = wall(run.end_at[i])
             exc = run.exceptions.get(i)

@@ -1,0 +1,180 @@
+"""The attempts of one instance of a mapped task: retries, per-attempt timeouts, threads, executors.
+
+The rules are a task's (:mod:`astrum.core._attempts`), applied to an instance: each instance
+has its own attempts, its own retries with backoff (pausing without its concurrency slot), its
+own timeout, and runs where the task runs (the event loop, a worker thread, a worker process
+or a named executor). Its events and attempt rows carry its own name (``embed_chunk[3]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from .._errors import TaskTimeoutError
+from ..lifecycle._events import task_event
+from ._attempts import _in_thread_then_await, _with_timeout
+from ._process import run_in_process
+from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, SYNC, TIMED_OUT, AttemptRow
+from ._threads import Announced
+
+if TYPE_CHECKING:
+    from ._mapping import Fanout
+
+__all__ = ["HELD_POOL", "HELD_SEMAPHORE", "HELD_SLOT", "instance_attempts"]
+
+# What an instance holds while it runs (bits).
+HELD_POOL, HELD_SLOT, HELD_SEMAPHORE = 1, 2, 4
+
+
+async def instance_attempts(fanout: Fanout, k: int, kwargs: dict[str, Any]) -> Any:
+    """Run instance ``k`` under the task's instance policy; its result, or its last error raised."""
+    run = fanout.run
+    i = fanout.i
+    rec = fanout.rec
+    name = rec.name(k)
+    policy = fanout.policy
+    retry = policy.retry if policy is not None else None
+    retries = policy.retries if policy is not None else 0
+    max_attempts = retries + 1
+    log: list[AttemptRow] = rec.attempts.setdefault(k, [])
+    context_params = run.program.context_params
+    params = context_params[i] if context_params is not None else ()
+    announced = fanout.kind == SYNC and (
+        policy is None or (policy.isolation != "process" and policy.submit is None)
+    )
+    waited = 0.0
+    for attempt in range(1, max_attempts + 1):
+        started = run._now()
+        for param in params:
+            kwargs[param] = run.context.for_task(run.run_id, name, attempt, run.time_remaining, run.stopping)
+        fn = fanout.fn
+        if run.bus is not None:
+            if run._task_context is not None:
+                _enter_context(fanout, name, attempt)
+            if announced:  # a worker thread announces the start when it takes the job
+                fanout.start_due[k] = attempt
+                assert run._loop is not None
+                fn = Announced(fn, run._loop, fanout.announce, k, attempt)
+            else:
+                fanout.emit("task_start", k, attempt)
+        try:
+            value = await _attempt(fanout, name, fn, kwargs)
+        except asyncio.CancelledError as exc:
+            fanout.start_due.pop(k, None)  # a body that never began gets no task_start
+            withdrawn = i in run._withdrawn  # set by the thread call just now, on this same step
+            run._withdrawn.discard(i)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() and fanout.stopped:
+                if withdrawn and attempt == 1:
+                    rec.began[k] = 0  # no worker took its job: its body never ran
+                elif not withdrawn:
+                    log.append((started, run._now(), CANCELLED, None, waited))
+            else:
+                log.append((started, run._now(), FAILED, exc, waited))
+            raise
+        except Exception as exc:
+            ended = run._now()
+            log.append(
+                (started, ended, TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED, exc, waited)
+            )
+            text = str(exc)
+            if attempt == max_attempts:
+                if retries:
+                    run.error_summary.append(
+                        f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: {text}"
+                    )
+                raise
+            assert retry is not None
+            if not retry.retries_error(exc):
+                run.error_summary.append(
+                    f"Task '{name}' attempt {attempt}/{max_attempts} failed with {type(exc).__name__}, "
+                    f"which its retry policy does not retry (on={tuple(t.__name__ for t in retry.on)}): {text}"
+                )
+                raise
+            waited = retry.delay_before(attempt + 1)
+            if run.deadline_at is not None and ended + waited >= run.deadline_at:
+                run.error_summary.append(
+                    f"Task '{name}' attempt {attempt}/{max_attempts} failed; not retried: the next attempt "
+                    f"would start after the run deadline: {text}"
+                )
+                raise
+            run.error_summary.append(
+                f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
+                f"{max_attempts - attempt} retries left: {text}"
+            )
+            if run.bus is not None:
+                fanout.emit("task_retry", k, attempt, error=exc, delay=waited, start=started, end=ended)
+            if waited > 0:
+                await _pause(fanout, k, waited)
+            continue
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then the run stops
+            log.append((started, run._now(), FAILED, exc, waited))
+            raise
+        log.append((started, run._now(), COMPLETED, None, waited))
+        return value
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _attempt(fanout: Fanout, name: str, fn: Any, kwargs: dict[str, Any]) -> Any:
+    """One attempt: where the task runs, bounded by the policy's timeout."""
+    run = fanout.run
+    args = fanout.args
+    policy = fanout.policy
+    if policy is not None:
+        timeout = policy.timeout
+        work: Any = None
+        expired: list[bool] | None = None
+        if policy.submit is not None:  # a named executor: cancelling the awaitable withdraws its job
+            work = policy.submit(fn, args, kwargs)
+            if timeout is None:
+                return await work
+            return await _with_timeout(run, name, work, timeout, "executor", None, policy.executor)
+        if policy.isolation == "process":
+            work = run_in_process(fn, args, kwargs)
+        elif timeout is not None:
+            if fanout.kind == ASYNC:
+                work = fn(*args, **kwargs)
+            else:
+                expired = []  # holds True once the timeout fired: only then is the worker thread given up
+                work = _in_thread_then_await(run, fanout.i, fn, args, kwargs, expired)
+        if work is not None:
+            if timeout is None:
+                return await work
+            return await _with_timeout(run, name, work, timeout, policy.isolation, expired)
+    if fanout.kind == ASYNC:
+        return await fn(*args, **kwargs)
+    value = await run._in_thread(fanout.i, fn, args, kwargs)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+async def _pause(fanout: Fanout, k: int, seconds: float) -> None:
+    """Sleep between attempts without holding a concurrency slot or the run's semaphore."""
+    run = fanout.run
+    semaphore = run.program.semaphore
+    fanout.paused[k] = 0  # what it holds meanwhile (its pool slot is kept, as a task keeps its own)
+    run._release_slot()
+    if semaphore is not None:
+        semaphore.release()
+    run._pump()  # the freed slot can start a ready task right away
+    await run.program.clock.sleep(seconds)
+    if semaphore is not None:
+        await semaphore.acquire()
+        fanout.paused[k] = HELD_SEMAPHORE
+    await run._acquire_slot()
+    del fanout.paused[k]
+
+
+def _enter_context(fanout: Fanout, name: str, attempt: int) -> None:
+    """A hook's ``task_context`` as an instance's attempt begins, in the instance's own context."""
+    run = fanout.run
+    assert run._task_context is not None
+    program = run.program
+    pool = program.pool_names[fanout.spec.pool] if fanout.spec.pool >= 0 else None
+    event = task_event(
+        "task_start", run.run_id, name, attempt, run.wall(run._now()), None, None, None, 0.0, None
+    )
+    run._task_context(event, pool)
