@@ -154,7 +154,9 @@ class MappedTaskError(SchedulerError):
             consumer asked for partial results (``None`` otherwise).
     """
 
-    def __init__(self, task_name: str, failures: Sequence[object], total: int, partial: list[object] | None = None) -> None:
+    def __init__(
+        self, task_name: str, failures: Sequence[object], total: int, partial: list[object] | None = None
+    ) -> None:
         self.task_name = task_name
         self.failures = list(failures)
         self.total = total

@@ -39,7 +39,11 @@ def edge_problem(consumer: str, inp: Input, produced: Any, *, mapped: bool = Fal
     parameter is mapped over, so the value must be a list of what it declares."""
     expected = inp.expected
     locator = inp.locator
-    if produced is NO_ANNOTATION or expected is NO_ANNOTATION or (produced is expected and locator is None and not mapped):
+    if (
+        produced is NO_ANNOTATION
+        or expected is NO_ANNOTATION
+        or (produced is expected and locator is None and not mapped)
+    ):
         return None
     source = str(inp.source)
     if isinstance(locator, str):

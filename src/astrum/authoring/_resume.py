@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ResumeError
+from ..core._map_records import instance_name
 from ..core._program import ASYNC, Program
 from ..store._base import TaskShape, UnstorableResultWarning
 from ..store._recorder import graph_facts
@@ -115,14 +116,18 @@ async def resume_run(
                 ),
                 stacklevel=3,
             )
-    if reused:
-        scheduler._program = _reusing(program, reused)
+    items = reused_items(program, reused, rerun, results)
+    if reused or items:
+        scheduler._program = _reusing(program, reused, items)
     scheduler.store = chosen
     scheduler._store_label = {
         "namespace": registry.name,
         "targets": targets,
         "resumed_from": run_id,
-        "reused": tuple(reused),
+        "reused": (
+            *reused,
+            *(instance_name(task, k) for task, found in items.items() for k in sorted(found)),
+        ),
     }
     report: ExecutionReport = await scheduler.execute(context=context)
     return report
@@ -197,8 +202,38 @@ def _descendants(
     return {names[i] for i in seen}
 
 
-def _reusing(program: Program, reused: Mapping[str, Any]) -> Program:
-    """A copy of ``program`` in which each reused task returns its stored result at once."""
+def reused_items(
+    program: Program, reused: Mapping[str, Any], rerun: set[str], results: Mapping[str, Any]
+) -> dict[str, dict[int, Any]]:
+    """``{mapped task: {item: stored result}}`` of the instance results a resumed run reuses.
+
+    A mapped task that runs again reuses the results of its instances that completed when its
+    inputs are the ones they had: every task it depends on is reused, and it did not change.
+    """
+    graph = program.graph
+    out: dict[str, dict[int, Any]] = {}
+    for i, policy in enumerate(program.policies):
+        if policy is None or policy.fanout is None:
+            continue
+        name = graph.names[i]
+        if name in reused or name in rerun or any(graph.names[p] not in reused for p in graph.parents[i]):
+            continue
+        prefix = name + "["
+        found = {
+            int(key[len(prefix) : -1]): value
+            for key, value in results.items()
+            if key.startswith(prefix) and key.endswith("]") and key[len(prefix) : -1].isdigit()
+        }
+        if found:
+            out[name] = found
+    return out
+
+
+def _reusing(
+    program: Program, reused: Mapping[str, Any], items: Mapping[str, Mapping[int, Any]] | None = None
+) -> Program:
+    """A copy of ``program`` in which each reused task returns its stored result at once, and each
+    mapped task in ``items`` reuses those stored instance results."""
     index = program.graph.index
     fns, kinds, binders, policies = (
         list(program.fns),
@@ -218,6 +253,13 @@ def _reusing(program: Program, reused: Mapping[str, Any]) -> Program:
             context_params[i] = ()
         if pools is not None:
             pools[i] = -1
+    for name, found in (items or {}).items():
+        i = index[name]
+        policy = policies[i]
+        assert policy is not None
+        policies[i] = dataclasses.replace(
+            policy, fanout=dataclasses.replace(policy.fanout, reuse=dict(found))
+        )
     copy = dataclasses.replace(
         program,
         fns=fns,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import TaskRegistrationError
 from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
-from ._mapspec import check_map_options
+from ._options import checked_options
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
 from ._transport import parse_plain, underlying_function
 
@@ -45,9 +45,9 @@ class RegisteredTask:
     executor: str | None = None
     #: Set by :meth:`SchedulerRegistry.override`: what runs instead of ``function``.
     implementation: Any = None
-    #: The mapped parameters (``@task(map=...)``): one instance per item; ``None``: not mapped.
+    #: ``@task(map=..., max_parallel=...)``: the mapped parameters (``None``: not mapped), and the most
+    #: instances running at once (``None``: no limit of its own).
     map: tuple[str, ...] | None = None
-    #: The most instances of a mapped task running at once (``None``: no limit of its own).
     max_parallel: int | None = None
 
     @property
@@ -142,41 +142,20 @@ class TaskTable:
                 process, killed at the timeout).
             pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
             executor: the named executor (``AstrumConfig(executors={...})``) a sync task runs on.
-            map: the parameter(s) to map over: one task instance per item of the list each receives
-                (several are zipped); see docs/mapping.md.
+            map: the parameter(s) to map over: one instance per item, lists zipped (docs/mapping.md).
             max_parallel: the most instances of a mapped task running at once.
 
         Raises:
-            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation``,
-                ``map`` or ``max_parallel``.
+            TaskRegistrationError: duplicate id, or an invalid option (``retry``, ``map``, ...).
         """
+        options: dict[str, Any] = {"depends_on": depends_on, "data": data, "retry": retry, "timeout": timeout}
+        options.update(isolation=isolation, pool=pool, executor=executor, map=map, max_parallel=max_parallel)
         if callable(task_id) and not isinstance(task_id, str):
-            return self.task(
-                depends_on=depends_on,
-                data=data,
-                retry=retry,
-                timeout=timeout,
-                isolation=isolation,
-                pool=pool,
-                executor=executor,
-                map=map,
-                max_parallel=max_parallel,
-            )(task_id)
+            self.register(task_id, **options)
+            return task_id
 
         def decorator(fn: F_) -> F_:
-            self.register(
-                fn,
-                task_id,
-                depends_on=depends_on,
-                data=data,
-                retry=retry,
-                timeout=timeout,
-                isolation=isolation,
-                pool=pool,
-                executor=executor,
-                map=map,
-                max_parallel=max_parallel,
-            )
+            self.register(fn, task_id, **options)
             return fn
 
         return decorator
@@ -214,16 +193,7 @@ class TaskTable:
             retry_policy = as_retry(retry, tid)
             seconds = check_timeout(timeout, tid)
             mode = check_isolation(isolation, tid)
-            if pool is not None and (not isinstance(pool, str) or not pool):
-                raise TaskRegistrationError(f"Task '{tid}' pool must be a non-empty string, got {pool!r}.")
-            if executor is not None and (not isinstance(executor, str) or not executor):
-                raise TaskRegistrationError(
-                    f"Task '{tid}' executor must be the name of an executor in AstrumConfig(executors=...), "
-                    f"got {executor!r}."
-                )
-            mapped = (
-                check_map_options(tid, fn, map, max_parallel) if map is not None or max_parallel is not None else None
-            )
+            mapped = checked_options(tid, fn, pool, executor, map, max_parallel)
             if data is not None:
                 from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
 

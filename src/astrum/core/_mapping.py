@@ -29,7 +29,6 @@ from ..lifecycle._events import task_event
 from ._map_attempts import HELD_POOL, HELD_SEMAPHORE, HELD_SLOT, instance_attempts
 from ._map_records import InstanceRecords, MapSpec, TaskFailure
 from ._program import ASYNC, COMPLETED, CONTINUE, FAILED, TIMED_OUT
-from ._run_slots import PoolTicket
 
 if TYPE_CHECKING:
     from ._engine import Run
@@ -72,7 +71,7 @@ async def run_map(run: Run, i: int, args: list[Any], kwargs: dict[str, Any]) -> 
     if fanout.early:
         await fanout.stop()  # failed fast: the other instances are cancelled first
     if fanout.failed:
-        raise fanout.error()
+        raise _gather_error(fanout)
     return list(fanout.rec.values)
 
 
@@ -98,6 +97,22 @@ def _columns(task: str, params: tuple[str, ...], kwargs: dict[str, Any]) -> list
                 "items. Feed it lists of equal length, or map over one parameter only."
             )
     return columns
+
+
+def _gather_error(fanout: Fanout) -> MappedTaskError:
+    """The gather's failure: every failed instance, and the partial results if consumers take them."""
+    rec = fanout.rec
+    failures = [
+        TaskFailure(rec.name(k), k, rec.exceptions[k], rec.status[k] or FAILED) for k in sorted(fanout.failed)
+    ]
+    partial = None
+    if fanout.spec.partial and not fanout.early:
+        partial = list(rec.values)
+        for failure in failures:
+            partial[failure.index] = failure
+    error = MappedTaskError(rec.task, failures, fanout.n, partial)
+    error.__cause__ = failures[0].error
+    return error
 
 
 def _give_up_slot(run: Run, i: int) -> None:
@@ -255,8 +270,10 @@ class Fanout:
             else:
                 pool = self.spec.pool
                 if pool >= 0:
-                    await self._pool_slot(k, pool)
+                    wait = await run._wait_pool_slot(pool)
                     held = HELD_POOL
+                    if wait is not None:
+                        rec.pool_wait[k] = wait
                 limit = run.program.concurrency_limit
                 if limit is None or run._active < limit:
                     run._active += 1
@@ -294,32 +311,6 @@ class Fanout:
                 held = (held & HELD_POOL) | self.paused.pop(k)
             self._release(held)
             self._ended(k)
-
-    async def _pool_slot(self, k: int, pool: int) -> None:
-        """Take a slot of the task's pool, waiting in the pool's queue while it is full."""
-        run = self.run
-        ticket = PoolTicket()
-        try:
-            while not run._take_pool_slot(ticket, pool):
-                assert run._loop is not None
-                ticket.waiter = run._loop.create_future()
-                await ticket.waiter
-        except asyncio.CancelledError:
-            waiting = run._pool_waiting[pool]
-            if ticket in waiting:
-                waiting.remove(ticket)
-            elif (
-                waiting
-                and ticket.waiter is not None
-                and ticket.waiter.done()
-                and not ticket.waiter.cancelled()
-            ):
-                run._wake_parked(waiting.popleft())  # woken just as it was cancelled: the turn passes on
-            run.pool_wait.pop(ticket, None)
-            raise
-        wait = run.pool_wait.pop(ticket, None)
-        if wait is not None:
-            self.rec.pool_wait[k] = wait
 
     def _release(self, held: int) -> None:
         run = self.run
@@ -410,22 +401,6 @@ class Fanout:
         if self.start_due.get(k) == attempt:
             del self.start_due[k]
             self.emit("task_start", k, attempt)
-
-    def error(self) -> MappedTaskError:
-        """The gather's failure: every failed instance, and the partial results if consumers take them."""
-        rec = self.rec
-        failures = [
-            TaskFailure(rec.name(k), k, rec.exceptions[k], rec.status[k] or FAILED)
-            for k in sorted(self.failed)
-        ]
-        partial = None
-        if self.spec.partial and not self.early:
-            partial = list(rec.values)
-            for failure in failures:
-                partial[failure.index] = failure
-        error = MappedTaskError(rec.task, failures, self.n, partial)
-        error.__cause__ = failures[0].error
-        return error
 
     # -- stopping ----------------------------------------------------------------------------
 

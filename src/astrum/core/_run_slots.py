@@ -59,6 +59,30 @@ class RunSlots(RunData):
         self._pool_waiting[pool].append(i)
         return False
 
+    async def _wait_pool_slot(self, pool: int) -> float | None:
+        """Take a slot of ``pool`` for an instance of a mapped task, waiting in the pool's queue
+        (as a :class:`PoolTicket`) while it is full; return how long it waited (``None``: not at all)."""
+        ticket = PoolTicket()
+        try:
+            while not self._take_pool_slot(ticket, pool):
+                assert self._loop is not None
+                ticket.waiter = self._loop.create_future()
+                await ticket.waiter
+        except asyncio.CancelledError:
+            waiting = self._pool_waiting[pool]
+            if ticket in waiting:
+                waiting.remove(ticket)
+            elif (
+                waiting
+                and ticket.waiter is not None
+                and ticket.waiter.done()
+                and not ticket.waiter.cancelled()
+            ):
+                self._wake_parked(waiting.popleft())  # woken just as it was cancelled: the turn passes on
+            self.pool_wait.pop(ticket, None)
+            raise
+        return self.pool_wait.pop(ticket, None)
+
     def _release_pool_slot(self, pool: int) -> None:
         self._pool_used[pool] -= 1
         waiting = self._pool_waiting[pool]

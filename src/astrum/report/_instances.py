@@ -40,7 +40,9 @@ def instance_counts(run: RunData, status: Sequence[str | None]) -> tuple[int, in
 def instance_exceptions(run: RunData, status: Sequence[str | None]) -> dict[str, BaseException]:
     """``{instance name: exception}`` of the failed instances."""
     return {
-        rec.name(k): exc for rec in _reported(run, status).values() for k, exc in sorted(rec.exceptions.items())
+        rec.name(k): exc
+        for rec in _reported(run, status).values()
+        for k, exc in sorted(rec.exceptions.items())
     }
 
 
