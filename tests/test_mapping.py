@@ -675,3 +675,61 @@ async def test_the_module_level_task_decorator_takes_map_and_max_parallel() -> N
         assert report.results["inc"] == [2, 3, 4]
     finally:
         astrum.clear_registry("map_module_level")
+
+
+async def test_sync_instances_announce_their_start_and_end_to_hooks_and_see_their_own_run_context() -> None:
+    registry = words_registry("map_sync_events", ["a", "b", "c"])
+
+    @registry.task(map="word")
+    def tag(word: Ref[str, F("split", "words")], context: astrum.RunContext) -> str:
+        return f"{context.task_id}:{word}"
+
+    seen: list[tuple[str, str]] = []
+    hook = fn_hook(
+        on_task_start=lambda e: seen.append(("start", e.task_id)),
+        on_task_success=lambda e: seen.append(("success", e.task_id)),
+    )
+    report = await registry.run(config=AstrumConfig(hooks=[hook]))
+
+    assert report.results["tag"] == ["tag[0]:a", "tag[1]:b", "tag[2]:c"]
+    for k in range(3):
+        assert seen.index(("start", f"tag[{k}]")) < seen.index(("success", f"tag[{k}]"))
+    assert seen.count(("start", "tag[1]")) == 1
+
+
+async def test_the_run_deadline_cancels_the_running_instances() -> None:
+    registry = SchedulerRegistry("map_deadline")
+
+    @registry.task
+    def items() -> list[int]:
+        return [0, 1, 2]
+
+    @registry.task(map="n")
+    async def slow(n: Ref[int, F("items")]) -> int:
+        await asyncio.sleep(0 if n == 0 else 5)
+        return n
+
+    began = time.monotonic()
+    report = await registry.run(config=AstrumConfig(deadline=0.2))
+
+    assert time.monotonic() - began < 4
+    stats = by_name(report)
+    assert stats["slow[0]"].status == "completed"
+    assert stats["slow[1]"].status == stats["slow[2]"].status == "cancelled"
+    assert stats["slow[1]"].error_message == "Task cancelled: the run deadline passed"
+    assert stats["slow"].status == "cancelled"
+
+
+async def test_the_store_records_a_mapped_task_s_instance_policy_in_the_config_summary() -> None:
+    peak = Peak()
+    store = MemoryStore()
+    report = await peak_registry("map_summary", peak, retry=2, max_parallel=4).run(store=store)
+
+    policies = store.run(report.run_id).config["policies"]
+    assert policies["work"] == {
+        "retries": 2,
+        "timeout": None,
+        "isolation": "thread",
+        "map": ["n"],
+        "max_parallel": 4,
+    }

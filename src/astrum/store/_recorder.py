@@ -138,13 +138,23 @@ def _config_summary(program: Program) -> dict[str, Any]:
         "pools": dict(zip(program.pool_names, program.pool_limits, strict=True)),
         "ignore_tail_task": [names[i] for i in sorted(program.tails)],
     }
-    policies = {
-        names[i]: {"retries": p.retries, "timeout": p.timeout, "isolation": p.isolation}
-        for i, p in enumerate(program.policies)
-        if p is not None
-    }
+    policies = {names[i]: _policy_summary(p) for i, p in enumerate(program.policies) if p is not None}
     if policies:
         summary["policies"] = policies
+    return summary
+
+
+def _policy_summary(policy: Any) -> dict[str, Any]:
+    """A task's retries, timeout and isolation; a mapped task's are its instances', with ``map``."""
+    spec = policy.fanout
+    if spec is None:
+        return {"retries": policy.retries, "timeout": policy.timeout, "isolation": policy.isolation}
+    instance = spec.instance
+    summary: dict[str, Any] = {"retries": 0, "timeout": None, "isolation": "thread"}
+    if instance is not None:
+        summary = _policy_summary(instance)
+    summary["map"] = list(spec.params)
+    summary["max_parallel"] = spec.max_parallel
     return summary
 
 

@@ -123,6 +123,8 @@ class ProgressHook(RunHook):
         self.live.start()
 
     def on_task_start(self, event: TaskEvent) -> None:
+        if event.attempt == 1 and event.task_id.endswith("]"):
+            self.total += 1  # an instance of a mapped task (``embed[3]``): the run's total counts tasks
         self.retrying.discard(event.task_id)
         self.running[event.task_id] = (event.attempt, event.time)
 
@@ -151,6 +153,8 @@ class ProgressHook(RunHook):
     def on_run_end(self, event: RunEvent) -> None:
         report = event.report
         self.state = str(report.execution_state) if report is not None else "ended"
+        if report is not None:
+            self.total = report.total_tasks  # instances that never started included
         self.stop()
 
     # -- display ---------------------------------------------------------------------------------
