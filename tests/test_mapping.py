@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import multiprocessing
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import FrozenInstanceError
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -733,3 +736,24 @@ async def test_the_store_records_a_mapped_task_s_instance_policy_in_the_config_s
         "map": ["n"],
         "max_parallel": 4,
     }
+
+
+# -- docs/mapping.md ------------------------------------------------------------------------------
+
+MAPPING_DOC = Path(__file__).resolve().parents[1] / "docs" / "mapping.md"
+
+
+def mapping_snippets() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", MAPPING_DOC.read_text(encoding="utf-8"), re.M | re.S)
+
+
+def test_the_mapping_page_has_its_snippets() -> None:
+    assert len(mapping_snippets()) >= 6
+
+
+@pytest.mark.parametrize("index", range(len(mapping_snippets())))
+async def test_a_mapping_page_snippet_runs_as_written(index: int) -> None:
+    code = compile(mapping_snippets()[index], str(MAPPING_DOC), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    pending = eval(code, {"__name__": "mapping_snippet"})
+    if pending is not None:
+        await pending
