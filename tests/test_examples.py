@@ -160,7 +160,31 @@ async def test_retrieval_registry_runs_again_with_the_same_answer(monkeypatch):
 # --- the scripts as a user runs them ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("script", ["fast_start.py", "coffee_shop.py", "retrieval.py"])
+# --- rag_pipeline.py ------------------------------------------------------------------------
+
+
+async def test_rag_pipeline_maps_the_embedding_over_every_chunk_and_answers_from_partial_results(
+    monkeypatch, capsys
+):
+    rag = load_example("rag_pipeline", monkeypatch)
+
+    report, gauge = await rag.ask()
+
+    stats = {s.task_name: s for s in report.task_statistics}
+    instances = sorted(name for name in stats if name.startswith("embed_chunk["))
+    assert len(instances) == len(report.results["split_documents"]["chunks"]) == 10
+    assert gauge.most == rag.MAX_PARALLEL  # the endpoint saw at most max_parallel calls at once
+    assert stats["embed_chunk[9]"].status == "failed" and stats["embed_chunk[9]"].attempt_count == 2
+    assert stats["answer"].status == "completed"
+    assert report.results["answer"].text.startswith("From 'puncture'")
+    assert report.results["answer"].skipped == ["embed_chunk[9]"]
+    vectors = report.results["embed_chunk[0]"]
+    assert vectors == rag.embed(report.results["split_documents"]["chunks"][0].text)  # deterministic
+    await rag.main([])  # the script's own checks
+    assert "embedded 9 of 10 chunks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", ["fast_start.py", "coffee_shop.py", "retrieval.py", "rag_pipeline.py"])
 def test_example_script_exits_cleanly(script):
     result = run_script(f"examples/{script}")
 
