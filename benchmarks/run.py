@@ -75,7 +75,9 @@ def peer_python(spec: SystemSpec) -> Path | None:
     return REPO / PEERS_DIR / spec.peer / "bin" / "python" if spec.peer else None
 
 
-def skip_reason(spec: SystemSpec, size: int) -> str | None:
+def skip_reason(spec: SystemSpec, size: int, workload: str | None = None) -> str | None:
+    if spec.workloads is not None and workload is not None and workload not in spec.workloads:
+        return f"skipped ({', '.join(spec.workloads)} only)"
     python = peer_python(spec)
     if python is not None and not python.exists():
         return f"skipped (no {PEERS_DIR}/{spec.peer} venv; see benchmarks/README.md)"
@@ -123,7 +125,7 @@ def measure_once(spec: SystemSpec, workload: str, size: int, timeout: float) -> 
 
 def measure_best(spec: SystemSpec, workload: str, size: int, repeat: int, timeout: float) -> Record:
     """Measure ``repeat`` times and keep the fastest successful run (else the last failure)."""
-    reason = skip_reason(spec, size)
+    reason = skip_reason(spec, size, workload)
     if reason:
         return Record(system=spec.name, workload=workload, size=size, ok=False, skipped=reason)
     best: Record | None = None

@@ -301,6 +301,52 @@ class RegistryRunStoreAdapter(RegistryRunAdapter):
             self.folder.cleanup()
 
 
+class RegistryMapAdapter(Adapter):
+    """A mapped task of N items: ``items`` returns ``list(range(N))`` and ``@task(map="item")``
+    runs an async no-op per item. Timed as ``registry_run`` (build = registration, run =
+    ``await reg.run(config)``), so its run µs/task compares with ``registry_run`` on ``wide``
+    (N plain no-op tasks); only the ``wide`` workload's size is used.
+    """
+
+    module = "astrum"
+
+    def __init__(self, workload: Workload) -> None:
+        super().__init__(workload)
+        self.astrum: Any = importlib.import_module("astrum")
+        self.config = self.astrum.AstrumConfig(skip_type_check=True, silence_warnings=True)
+        size = workload.size
+        from_ = self.astrum.F
+
+        def items() -> list[int]:
+            return list(range(size))
+
+        async def work(item: int) -> None:
+            return None
+
+        work.__annotations__ = {"item": Annotated[int, from_("items")], "return": None}
+
+        self.functions = (items, work)
+        self.registry: Any = None
+        self.report: Any = None
+
+    def build(self) -> None:
+        registry = self.astrum.SchedulerRegistry("bench_map")
+        items, work = self.functions
+        registry.task("items")(items)
+        registry.task("work", map="item")(work)
+        self.registry = registry
+
+    async def run(self) -> None:
+        self.report = await self.registry.run(config=self.config)
+
+    def check(self) -> None:
+        size = self.workload.size
+        state = getattr(self.report.execution_state, "value", self.report.execution_state)
+        gathered = self.report.task_return_set.get("work")
+        if state != "completed" or self.report.successful_tasks != size + 2 or len(gathered or ()) != size:
+            raise RuntimeError(f"run {state}, {self.report.successful_tasks}/{size + 2} tasks completed")
+
+
 class FlowrunAdapter(Adapter):
     """flowrun-dag 1.x: ``engine.dag(name).task(name=..., deps=[...])``, then ``run_once()``.
 
@@ -342,6 +388,8 @@ class SystemSpec:
     description: str
     peer: str | None = None
     max_size: int | None = None
+    #: The workloads it measures (``None``: all).
+    workloads: tuple[str, ...] | None = None
 
 
 _SPECS = [
@@ -354,6 +402,12 @@ _SPECS = [
         "registry_run_store",
         RegistryRunStoreAdapter,
         "SchedulerRegistry: register | await reg.run(store=SQLiteStore) + store.flush()",
+    ),
+    SystemSpec(
+        "registry_map",
+        RegistryMapAdapter,
+        "SchedulerRegistry: a mapped task of N async no-op items | await reg.run()",
+        workloads=("wide",),
     ),
     SystemSpec("upstream", RegistryAdapter, "astrum 0.1.2 registry (PyPI)", peer="upstream", max_size=3000),
     SystemSpec(

@@ -326,10 +326,14 @@ class Fanout:
     def _ended(self, k: int) -> None:
         self.in_flight -= 1
         self.left -= 1
-        self.tasks.pop(k, None)
+        if self.tasks:
+            self.tasks.pop(k, None)
         if self.stopped:
             return
-        self.fill()
+        if self.next < self.n:
+            self.fill()  # one more may start
+        elif not self.left and not self.ended.done():
+            self.ended.set_result(None)
 
     # -- outcomes ----------------------------------------------------------------------------
 
