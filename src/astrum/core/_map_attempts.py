@@ -9,6 +9,7 @@ or a named executor). Its events and attempt rows carry its own name (``embed_ch
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from ._threads import Announced
 if TYPE_CHECKING:
     from ._mapping import Fanout
 
-__all__ = ["HELD_POOL", "HELD_SEMAPHORE", "HELD_SLOT", "instance_attempts"]
+__all__ = ["HELD_POOL", "HELD_SEMAPHORE", "HELD_SLOT", "announce", "emit", "instance_attempts"]
 
 # What an instance holds while it runs (bits).
 HELD_POOL, HELD_SLOT, HELD_SEMAPHORE = 1, 2, 4
@@ -56,9 +57,9 @@ async def instance_attempts(fanout: Fanout, k: int, kwargs: dict[str, Any]) -> A
             if announced:  # a worker thread announces the start when it takes the job
                 fanout.start_due[k] = attempt
                 assert run._loop is not None
-                fn = Announced(fn, run._loop, fanout.announce, k, attempt)
+                fn = Announced(fn, run._loop, functools.partial(announce, fanout), k, attempt)
             else:
-                fanout.emit("task_start", k, attempt)
+                emit(fanout, "task_start", k, attempt)
         try:
             value = await _attempt(fanout, name, fn, kwargs)
         except asyncio.CancelledError as exc:
@@ -105,7 +106,7 @@ async def instance_attempts(fanout: Fanout, k: int, kwargs: dict[str, Any]) -> A
                 f"{max_attempts - attempt} retries left: {text}"
             )
             if run.bus is not None:
-                fanout.emit("task_retry", k, attempt, error=exc, delay=waited, start=started, end=ended)
+                emit(fanout, "task_retry", k, attempt, error=exc, delay=waited, start=started, end=ended)
             if waited > 0:
                 await _pause(fanout, k, waited)
             continue
@@ -166,6 +167,40 @@ async def _pause(fanout: Fanout, k: int, seconds: float) -> None:
         fanout.paused[k] = HELD_SEMAPHORE
     await run._acquire_slot()
     del fanout.paused[k]
+
+
+def emit(fanout: Fanout, kind: str, k: int, attempt: int, **fields: Any) -> None:
+    """Emit a task event of instance ``k`` (``attempt`` 0: its last attempt)."""
+    run = fanout.run
+    assert run.bus is not None
+    if fanout.start_due and kind != "task_start" and k in fanout.start_due:
+        announce(fanout, k, fanout.start_due[k])  # it began, but the worker's word of it is not here yet
+    if attempt == 0:
+        log = fanout.rec.attempts.get(k)
+        attempt = len(log) if log else 1
+    wall = run.wall
+    start, end = fields.get("start"), fields.get("end")
+    run.bus.emit(
+        task_event(
+            kind,
+            run.run_id,
+            fanout.rec.name(k),
+            attempt,
+            wall(run._now()),
+            wall(start) if start is not None else None,
+            wall(end) if end is not None else None,
+            fields.get("error"),
+            fields.get("delay", 0.0),
+            fields.get("result"),
+        )
+    )
+
+
+def announce(fanout: Fanout, k: int, attempt: int) -> None:
+    """On the loop: a worker took instance ``k``'s job for ``attempt`` (its start is due once)."""
+    if fanout.start_due.get(k) == attempt:
+        del fanout.start_due[k]
+        emit(fanout, "task_start", k, attempt)
 
 
 def _enter_context(fanout: Fanout, name: str, attempt: int) -> None:

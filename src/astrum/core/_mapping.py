@@ -25,8 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._errors import MappedInputError, MappedTaskError, TaskTimeoutError
-from ..lifecycle._events import task_event
-from ._map_attempts import HELD_POOL, HELD_SEMAPHORE, HELD_SLOT, instance_attempts
+from ._map_attempts import HELD_POOL, HELD_SEMAPHORE, HELD_SLOT, emit, instance_attempts
 from ._map_records import InstanceRecords, MapSpec, TaskFailure
 from ._program import ASYNC, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 
@@ -343,7 +342,7 @@ class Fanout:
         rec.status[k] = COMPLETED
         rec.finished.append(k)
         if self.run.bus is not None:
-            self.emit("task_success", k, 0, start=rec.start_at[k], end=rec.end_at[k], result=value)
+            emit(self, "task_success", k, 0, start=rec.start_at[k], end=rec.end_at[k], result=value)
 
     def failure(self, k: int, exc: BaseException) -> None:
         """Instance ``k`` failed for good (its last attempt failed, or its arguments could not be made)."""
@@ -354,7 +353,7 @@ class Fanout:
         run = self.run
         if run.bus is not None:
             start = rec.start_at[k] if rec.began[k] else None
-            self.emit("task_failure", k, 0, error=exc, start=start, end=rec.end_at[k])
+            emit(self, "task_failure", k, 0, error=exc, start=start, end=rec.end_at[k])
         run.error_summary.append(f"Task '{rec.name(k)}' failed during execution: {exc}")
         self.failed.append(k)
         if (self.fail_fast or run.fatal is not None) and not self.early:
@@ -371,40 +370,8 @@ class Fanout:
         rec.reused.append(k)
         self.left -= 1
         if self.run.bus is not None:
-            self.emit("task_start", k, 1)
+            emit(self, "task_start", k, 1)
         self._success(k, value)
-
-    def emit(self, kind: str, k: int, attempt: int, **fields: Any) -> None:
-        """Emit a task event of instance ``k`` (``attempt`` 0: its last attempt)."""
-        run = self.run
-        assert run.bus is not None
-        if self.start_due and kind != "task_start" and k in self.start_due:
-            self.announce(k, self.start_due[k])  # it began, but the worker's word of it is not here yet
-        if attempt == 0:
-            log = self.rec.attempts.get(k)
-            attempt = len(log) if log else 1
-        wall = run.wall
-        start, end = fields.get("start"), fields.get("end")
-        run.bus.emit(
-            task_event(
-                kind,
-                run.run_id,
-                self.rec.name(k),
-                attempt,
-                wall(run._now()),
-                wall(start) if start is not None else None,
-                wall(end) if end is not None else None,
-                fields.get("error"),
-                fields.get("delay", 0.0),
-                fields.get("result"),
-            )
-        )
-
-    def announce(self, k: int, attempt: int) -> None:
-        """On the loop: a worker took instance ``k``'s job for ``attempt`` (its start is due once)."""
-        if self.start_due.get(k) == attempt:
-            del self.start_due[k]
-            self.emit("task_start", k, attempt)
 
     # -- stopping ----------------------------------------------------------------------------
 
