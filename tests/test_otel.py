@@ -225,3 +225,25 @@ async def test_a_hook_whose_task_context_raises_does_not_change_the_run(caplog) 
 
     assert report.results == {"a": 1}
     assert "Broken.task_context raised" in caplog.text
+
+
+async def test_each_instance_of_a_mapped_task_gets_its_task_and_attempt_spans(traced) -> None:
+    provider, exporter = traced
+    reg = SchedulerRegistry("traced_map")
+
+    @reg.task
+    def items() -> list[int]:
+        return [1, 2]
+
+    @reg.task(map="n", pool="io")
+    async def double(n: Ref[int, F("items")]) -> int:
+        return 2 * n
+
+    report = await reg.run(config=AstrumConfig(hooks=[OpenTelemetryHook(provider)], pools={"io": 1}))
+
+    assert report.results["double"] == [2, 4]
+    spans = by_name(exporter)
+    assert {"double", "double[0]", "double[0] attempt 1", "double[1]", "double[1] attempt 1"} <= set(spans)
+    attempt = spans["double[1] attempt 1"]
+    assert parent_of(attempt) == spans["double[1]"].context.span_id
+    assert attempt.attributes["astrum.pool"] == "io"
