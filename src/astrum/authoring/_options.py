@@ -1,7 +1,7 @@
-"""Checks of the ``@task`` options that name things: ``pool=``, ``executor=``, ``map=``.
-
-Registration calls :func:`checked_options`; what needs a build (the pool and executor exist,
-the mapped parameters receive lists) is checked by the build.
+"""What registration derives and checks of a task's options: its default id
+(:func:`default_task_id`), and the options that name things: ``pool=``, ``executor=``, ``map=``
+(:func:`checked_options`). What needs a build (the pool and executor exist, the mapped
+parameters receive lists) is checked by the build.
 """
 
 from __future__ import annotations
@@ -10,8 +10,19 @@ from typing import Any
 
 from .._errors import TaskRegistrationError
 from ._mapspec import check_map_options
+from ._transport import underlying_function
 
-__all__ = ["checked_options"]
+__all__ = ["checked_options", "default_task_id"]
+
+
+def default_task_id(obj: Any) -> str:
+    """The id a task gets when none is given: the function's ``__name__``."""
+    name = getattr(underlying_function(obj), "__name__", None)
+    if not isinstance(name, str) or not name:
+        raise TaskRegistrationError(
+            f"Cannot derive a task id from {obj!r}: it has no __name__. Pass one explicitly: task('my_task')."
+        )
+    return name
 
 
 def checked_options(

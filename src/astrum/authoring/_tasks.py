@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import TaskRegistrationError
 from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
-from ._options import checked_options
+from ._options import checked_options, default_task_id
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
-from ._transport import parse_plain, underlying_function
+from ._transport import parse_plain
 
 if TYPE_CHECKING:
     from ._taskdata import TaskData
@@ -56,16 +56,6 @@ class RegisteredTask:
         if self.retry_policy is None and self.timeout is None and self.isolation == "thread":
             return None
         return TaskPolicy(retry=self.retry_policy, timeout=self.timeout, isolation=self.isolation)
-
-
-def default_task_id(obj: Any) -> str:
-    """The id a task gets when none is given: the function's ``__name__``."""
-    name = getattr(underlying_function(obj), "__name__", None)
-    if not isinstance(name, str) or not name:
-        raise TaskRegistrationError(
-            f"Cannot derive a task id from {obj!r}: it has no __name__. Pass one explicitly: task('my_task')."
-        )
-    return name
 
 
 def _set_attribute(obj: Any, name: str, value: Any) -> None:
@@ -148,14 +138,33 @@ class TaskTable:
         Raises:
             TaskRegistrationError: duplicate id, or an invalid option (``retry``, ``map``, ...).
         """
-        options: dict[str, Any] = {"depends_on": depends_on, "data": data, "retry": retry, "timeout": timeout}
-        options.update(isolation=isolation, pool=pool, executor=executor, map=map, max_parallel=max_parallel)
         if callable(task_id) and not isinstance(task_id, str):
-            self.register(task_id, **options)
-            return task_id
+            return self.task(
+                depends_on=depends_on,
+                data=data,
+                retry=retry,
+                timeout=timeout,
+                isolation=isolation,
+                pool=pool,
+                executor=executor,
+                map=map,
+                max_parallel=max_parallel,
+            )(task_id)
 
         def decorator(fn: F_) -> F_:
-            self.register(fn, task_id, **options)
+            self.register(
+                fn,
+                task_id,
+                depends_on=depends_on,
+                data=data,
+                retry=retry,
+                timeout=timeout,
+                isolation=isolation,
+                pool=pool,
+                executor=executor,
+                map=map,
+                max_parallel=max_parallel,
+            )
             return fn
 
         return decorator
@@ -193,7 +202,8 @@ class TaskTable:
             retry_policy = as_retry(retry, tid)
             seconds = check_timeout(timeout, tid)
             mode = check_isolation(isolation, tid)
-            mapped = checked_options(tid, fn, pool, executor, map, max_parallel)
+            named = pool is not None or executor is not None or map is not None or max_parallel is not None
+            mapped = checked_options(tid, fn, pool, executor, map, max_parallel) if named else None
             if data is not None:
                 from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
 
