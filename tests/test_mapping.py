@@ -757,3 +757,32 @@ async def test_a_mapping_page_snippet_runs_as_written(index: int) -> None:
     pending = eval(code, {"__name__": "mapping_snippet"})
     if pending is not None:
         await pending
+
+
+async def test_instances_cancelled_by_a_failure_elsewhere_are_all_reported_cancelled() -> None:
+    registry = SchedulerRegistry("map_cancelled_early")
+    began: list[int] = []
+
+    @registry.task
+    def items() -> list[int]:
+        return list(range(20))
+
+    @registry.task(map="n")
+    async def wait(n: Ref[int, F("items")]) -> int:
+        began.append(n)
+        await asyncio.sleep(5)
+        return n
+
+    @registry.task(depends_on=["items"])
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    report = await registry.run()
+
+    stats = by_name(report)
+    statuses = {stats[f"wait[{k}]"].status for k in range(20)}
+    assert statuses == {"cancelled"}
+    never_began = [k for k in range(20) if k not in began]
+    assert all(stats[f"wait[{k}]"].attempt_count == 0 for k in never_began)
+    assert report.total_tasks == 3 + 20
+    assert stats["wait"].status == "cancelled" and stats["boom"].status == "failed"

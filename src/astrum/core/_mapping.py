@@ -386,7 +386,7 @@ class Fanout:
         while True:
             pending = [t for t in self.tasks.values() if not t.done()]
             if not pending:
-                return
+                break
             for task in pending:
                 if not task.cancelling():
                     task.cancel()
@@ -394,6 +394,10 @@ class Fanout:
                 await asyncio.wait(pending)
             except asyncio.CancelledError:
                 continue  # cancelled again: the instances still end before the task does
+        now = self.run._now()
+        for k, status in enumerate(rec.status):
+            if status is None:  # its asyncio task was cancelled before its first step: it never began
+                rec.cancelled(k, now)
 
 
 def gather_partially(run: Run, i: int, exc: MappedTaskError) -> bool:
