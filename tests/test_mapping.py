@@ -759,30 +759,28 @@ async def test_a_mapping_page_snippet_runs_as_written(index: int) -> None:
         await pending
 
 
-async def test_instances_cancelled_by_a_failure_elsewhere_are_all_reported_cancelled() -> None:
+async def test_instances_cancelled_before_they_began_are_reported_cancelled_without_an_attempt() -> None:
     registry = SchedulerRegistry("map_cancelled_early")
-    began: list[int] = []
 
     @registry.task
     def items() -> list[int]:
-        return list(range(20))
+        return list(range(5))
 
     @registry.task(map="n")
     async def wait(n: Ref[int, F("items")]) -> int:
-        began.append(n)
-        await asyncio.sleep(5)
+        await asyncio.sleep(0.05)
         return n
 
     @registry.task(depends_on=["items"])
-    async def boom() -> None:
+    async def boom() -> None:  # starts once the mapped task gives its slot up, and fails at once
         raise RuntimeError("boom")
 
-    report = await registry.run()
+    report = await registry.run(config=AstrumConfig(concurrency_limit=1))
 
     stats = by_name(report)
-    statuses = {stats[f"wait[{k}]"].status for k in range(20)}
-    assert statuses == {"cancelled"}
-    never_began = [k for k in range(20) if k not in began]
-    assert all(stats[f"wait[{k}]"].attempt_count == 0 for k in never_began)
-    assert report.total_tasks == 3 + 20
+    instances = [stats[f"wait[{k}]"] for k in range(5)]
+    assert {s.status for s in instances} <= {"completed", "cancelled"}
+    unstarted = [s for s in instances if s.status == "cancelled" and s.attempt_count == 0]
+    assert len(unstarted) >= 4  # on 3.12+ the first instance starts eagerly and may end first
+    assert report.total_tasks == 3 + 5
     assert stats["wait"].status == "cancelled" and stats["boom"].status == "failed"

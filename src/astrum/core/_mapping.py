@@ -224,7 +224,7 @@ class Fanout:
         instance = self._instance
         budget = _BATCH
         try:
-            while self.next < self.n and self.in_flight < self.cap and not self.stopped:
+            while self.next < self.n and self.in_flight < self.cap and not self.stopped and not run._failed:
                 if not budget:
                     loop.call_soon(self.fill)
                     break
