@@ -214,8 +214,9 @@ def _compile(
         if submits is None:
             policies.append(record.policy)
         else:  # a sync task on an executor gets a policy that submits its calls there
-            name = record.executor or config.default_executor
-            policies.append(executor_policy(record.policy, callable_kind(fns[-1]), name, submits))
+            name = record.executor or (config.default_executor if record.isolation != "process" else None)
+            kind = callable_kind(fns[-1])
+            policies.append(executor_policy(record.policy, kind, name, submits, config.executors))
         # An unknown pool only gets here from validate() without a config: it does not check pools.
         pool = record.pool
         pools.append(pool_names.index(pool) if pool is not None and pool in config.pools else -1)

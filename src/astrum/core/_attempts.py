@@ -99,10 +99,17 @@ async def _attempt(
     timeout = policy.timeout
     expired: list[bool] | None = None
     if policy.submit is not None:  # a named executor: cancelling the awaitable withdraws its job
-        work: Any = policy.submit(fn, args, kwargs)
+        remaining = run.time_remaining()  # a process worker stops the job at the timeout or the deadline
+        stop_after = (
+            remaining if timeout is None else timeout if remaining is None else min(timeout, remaining)
+        )
+        work: Any = policy.submit(fn, args, kwargs, stop_after)
         if timeout is None:
             return await work
-        return await _with_timeout(run, name, work, timeout, "executor", None, policy.executor)
+        note = f"its job on executor '{policy.executor}' was cancelled"
+        if policy.executor_stops:
+            note += " (and stopped in its worker process if it had started)"
+        return await _with_timeout(run, name, work, timeout, "executor", None, note)
     if policy.isolation == "process":
         work = run_in_process(fn, args, kwargs)
     elif timeout is None:
@@ -133,7 +140,7 @@ async def _with_timeout(
     timeout: float,
     isolation: str,
     expired: list[bool] | None = None,
-    executor: str | None = None,
+    executor_note: str | None = None,
 ) -> Any:
     """Await ``work`` for at most ``timeout`` seconds of the run's clock (``expired`` is told when
     the timeout fires)."""
@@ -159,8 +166,8 @@ async def _with_timeout(
         job.exception()  # retrieved: the attempt already counts as timed out
     if isolation == "process":
         note = "its worker process was killed"
-    elif isolation == "executor":
-        note = f"its job on executor '{executor}' was cancelled"
+    elif executor_note is not None:
+        note = executor_note
     elif run.program.kinds[run.program.graph.index[name]] == ASYNC:
         note = "it was cancelled"
     else:

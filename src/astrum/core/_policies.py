@@ -144,15 +144,19 @@ class TaskPolicy:
     """Everything beyond a plain call: retries, per-attempt timeout, isolation, executor.
 
     ``submit``, set for a sync task that runs on a named executor, sends one call there:
-    ``submit(fn, args, kwargs)`` returns an awaitable of its result (cancelling it withdraws
-    the job); ``executor`` is that executor's name.
+    ``submit(fn, args, kwargs, stop_after)`` returns an awaitable of its result (cancelling it
+    withdraws a queued job; ``stop_after`` seconds later a process worker stops a running one);
+    ``executor`` is that executor's name, ``executor_stops`` whether it stops running jobs.
     """
 
     retry: Retry | None = None
     timeout: float | None = None
     isolation: str = "thread"
-    submit: Callable[[Callable[..., Any], list[Any], dict[str, Any]], Awaitable[Any]] | None = None
+    submit: Callable[[Callable[..., Any], list[Any], dict[str, Any], float | None], Awaitable[Any]] | None = (
+        None
+    )
     executor: str | None = None
+    executor_stops: bool = False
 
     @property
     def retries(self) -> int:
