@@ -26,6 +26,7 @@ from ._edgetypes import type_problems, with_value_check
 from ._executors import executor_policy, submits_of
 from ._onepass import build_plain
 from ._prepare import Prepared, prepare_all
+from ._rates import pool_names
 from ._result import BuildResult
 from ._sources import Resolver, pushes, resolve_pushes, resolve_sources
 from ._tasks import RegisteredTask, TaskTable
@@ -197,7 +198,7 @@ def _compile(
     policies: list[Any] = []
     inputs: list[Sequence[Any]] = []
     called_on: list[tuple[bool, Any]] = []
-    pool_names = list(config.pools)
+    pool_index = {name: k for k, name in enumerate(pool_names(config.pools, config.rates))}
     pools: list[int] = []
     submits = submits_of(config.executors) if config.executors else None
     unchecked: list[str] = []  # validate_values: Ref types pydantic cannot validate
@@ -219,7 +220,7 @@ def _compile(
             policies.append(executor_policy(record.policy, kind, name, submits, config.executors))
         # An unknown pool only gets here from validate() without a config: it does not check pools.
         pool = record.pool
-        pools.append(pool_names.index(pool) if pool is not None and pool in config.pools else -1)
+        pools.append(pool_index.get(pool, -1) if pool is not None else -1)
         if config.validate_values:
             inputs.append([with_value_check(tid, inp, prep.inputs, unchecked) for inp in prep.inputs])
         else:
@@ -237,5 +238,5 @@ def _compile(
         concurrency_context,
         receivers=called_on,
         context_params=context_params if any(context_params) else None,
-        pools=pools if pool_names and any(p >= 0 for p in pools) else None,
+        pools=pools if pool_index and any(p >= 0 for p in pools) else None,
     )

@@ -155,6 +155,8 @@ class SchedulerRuns:
         planning_duration: float,
     ) -> ExecutionReport:
         run = Run(program, context, bus)
+        if recorder is not None:
+            recorder.run = run
         try:
             await run.execute()
         except asyncio.CancelledError:

@@ -14,6 +14,7 @@ from .._errors import TaskTimeoutError
 from ._policies import TaskPolicy
 from ._process import run_in_process
 from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, TIMED_OUT
+from ._rates import RateLimiter
 
 if TYPE_CHECKING:
     from ._engine import Run
@@ -80,8 +81,17 @@ async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dic
             )
             if run.bus is not None:
                 run._task_event("task_retry", i, attempt, error=exc, delay=waited, start=started, end=ended)
-            if waited > 0:
-                await _pause_without_slot(run, i, waited)
+            limiter = run._limiter_of(i) if run._rates is not None else None
+            if limiter is None:
+                if waited > 0:
+                    await _pause_without_slot(run, i, waited)
+                continue
+            # A rate-limited pool: each attempt is a start and takes a token; the wait for it
+            # counts as waited before the attempt, like the backoff.
+            if waited > 0 or limiter.delay(run._now()):
+                waited += await _pause_without_slot(run, i, waited, limiter)
+            waited += await run._wait_for_token(limiter)  # taken meanwhile by another task: rare
+            limiter.take(run._now())
             continue
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then stop the run
             log.append((started, run._now(), FAILED, exc, waited))
@@ -175,8 +185,9 @@ async def _with_timeout(
     raise TaskTimeoutError(name, timeout, note)
 
 
-async def _pause_without_slot(run: Run, i: int, seconds: float) -> None:
-    """Sleep between attempts without holding a concurrency slot."""
+async def _pause_without_slot(run: Run, i: int, seconds: float, limiter: RateLimiter | None = None) -> float:
+    """Sleep between attempts without holding a concurrency slot: ``seconds``, then until
+    ``limiter`` (if given) has a free token. Return the seconds slept for the token."""
     semaphore = run.program.semaphore
     run._slotless.add(i)
     run._release_slot()
@@ -184,9 +195,12 @@ async def _pause_without_slot(run: Run, i: int, seconds: float) -> None:
         semaphore.release()
         run._semaphore_released.add(i)
     run._pump()  # the freed slot can start a ready task right away
-    await run.program.clock.sleep(seconds)
+    if seconds > 0:
+        await run.program.clock.sleep(seconds)
+    paced = await run._wait_for_token(limiter) if limiter is not None else 0.0
     if semaphore is not None:
         await semaphore.acquire()
         run._semaphore_released.discard(i)
     await run._acquire_slot()
     run._slotless.discard(i)
+    return paced

@@ -18,6 +18,7 @@ from typing import Any
 from ._clock import REAL_CLOCK, Clock
 from ._graph import Graph
 from ._policies import TaskPolicy
+from ._rates import Rate
 
 __all__ = [
     "ASYNC",
@@ -138,7 +139,10 @@ class Program:
     #: Per task, the index of its named pool or -1 (``None``: no pools at all).
     pools: list[int] | None = None
     pool_names: list[str] = field(default_factory=list)
-    pool_limits: list[int] = field(default_factory=list)
+    #: Per pool, its concurrency limit (``math.inf`` for a pool with a rate only).
+    pool_limits: list[float] = field(default_factory=list)
+    #: Per pool, its rate or ``None`` (``None``: no pool has a rate).
+    pool_rates: list[Rate | None] | None = None
     _threaded: bytearray | None = field(default=None, init=False, repr=False, compare=False)
     _chain_next: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _chained: bool | None = field(default=None, init=False, repr=False, compare=False)

@@ -24,6 +24,7 @@ from ..lifecycle._events import EventBus, task_event
 from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Spare
 from ._program import COMPLETED, NO_RESULT, AttemptRow, Program
+from ._rates import RateLimiter
 from ._threads import Job, WorkerPool
 
 __all__ = ["RunData", "attempt_rows"]
@@ -121,6 +122,14 @@ class RunData:
         self._pool_used = [0] * len(program.pool_limits)
         self._pool_waiting: list[deque[int]] = [deque() for _ in program.pool_limits]
         self.pool_wait: dict[int, float] = {}
+        # Rate-limited pools: a limiter per pool (None: no rate), and the timers that wake a
+        # pool's queue when its next token is due (see RunSlots); None when no pool has a rate.
+        rates = program.pool_rates
+        self._rates: list[RateLimiter | None] | None = None
+        self._rate_timers: dict[int, asyncio.Task[None]] | None = None
+        if rates is not None:
+            self._rates = [None if rate is None else RateLimiter(rate.count, rate.period) for rate in rates]
+            self._rate_timers = {}
         # Tasks waiting for a concurrency slot handed back by a task pausing for a retry.
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._slotless: set[int] = set()  # tasks currently pausing without a slot

@@ -22,6 +22,7 @@ import hashlib
 import inspect
 import json
 import logging
+import math
 import re
 import time
 import traceback
@@ -135,9 +136,17 @@ def _config_summary(program: Program) -> dict[str, Any]:
         "concurrency_limit": program.concurrency_limit,
         "failure_policy": program.failure_policy,
         "deadline": program.deadline,
-        "pools": dict(zip(program.pool_names, program.pool_limits, strict=True)),
+        "pools": {
+            name: limit
+            for name, limit in zip(program.pool_names, program.pool_limits, strict=True)
+            if limit != math.inf  # a pool with a rate only has no concurrency limit
+        },
         "ignore_tail_task": [names[i] for i in sorted(program.tails)],
     }
+    if program.pool_rates is not None:
+        summary["rates"] = {
+            name: rate.text for name, rate in zip(program.pool_names, program.pool_rates, strict=True) if rate
+        }
     policies = {
         names[i]: {"retries": p.retries, "timeout": p.timeout, "isolation": p.isolation}
         for i, p in enumerate(program.policies)
@@ -250,6 +259,7 @@ class Recorder:
         "program",
         "resumed_from",
         "reused",
+        "run",
         "run_id",
         "store",
         "targets",
@@ -273,6 +283,8 @@ class Recorder:
         self.resumed_from = resumed_from
         self.reused = tuple(reused)
         self.run_id: str | None = None
+        #: The run being recorded (its clock readings give each task's waits), once it is made.
+        self.run: Any = None
         self._metadata = to_json_safe(dict(context.metadata)) if context is not None else {}
         self._attempt_start: dict[str, float] = {}  # task -> start of its attempt 2, 3, ...
         self._delay: dict[str, float] = {}  # task -> the backoff before its next attempt
@@ -355,7 +367,27 @@ class Recorder:
         store.attempt_finished(
             run_id, AttemptRecord(task, attempt, "completed", attempt_start, end, delay_before=delay)
         )
-        store.task_finished(run_id, TaskRecord(task, "completed", start, end, result=event.result))
+        queued, pool_wait = self._waits(task)
+        store.task_finished(
+            run_id,
+            TaskRecord(
+                task,
+                "completed",
+                start,
+                end,
+                result=event.result,
+                queued_duration=queued,
+                pool_queued_duration=pool_wait,
+            ),
+        )
+
+    def _waits(self, task: str) -> tuple[float, float]:
+        """How long ``task`` waited from ready to its start, and the part of that spent on its pool."""
+        run = self.run
+        if run is None:
+            return 0.0, 0.0
+        i = self.program.graph.index[task]
+        return max(0.0, run.start_at[i] - run.ready_at[i]), run.pool_wait.get(i, 0.0)
 
     def _failure(self, event: TaskEvent) -> None:
         task = event.task_id
@@ -381,6 +413,7 @@ class Recorder:
         store.attempt_finished(
             run_id, AttemptRecord(task, attempt, status, attempt_start, end, error_type, message, text, delay)
         )
+        queued, pool_wait = self._waits(task)
         store.task_finished(
             run_id,
             TaskRecord(
@@ -391,6 +424,8 @@ class Recorder:
                 error_type=error_type,
                 error_message=message,
                 traceback=text,
+                queued_duration=queued,
+                pool_queued_duration=pool_wait,
             ),
         )
 
@@ -432,6 +467,8 @@ class Recorder:
                         stat.end_time,
                         error_message=stat.error_message,
                         caused_by=stat.caused_by,
+                        queued_duration=stat.queued_duration,
+                        pool_queued_duration=stat.pool_queued_duration,
                     ),
                 )
             elif status == "skipped":
