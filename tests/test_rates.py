@@ -434,3 +434,22 @@ def test_the_limiter_grid_lets_exactly_n_tokens_into_each_period() -> None:
 
     assert times[10] == 1.0 and times[600] == 60.0  # computed on the grid, not summed
     assert most_starts_in_a_window(times[:200], 1.0) == 10
+
+
+async def test_a_stored_retry_keeps_the_wait_for_its_token() -> None:
+    clock = FakeClock()
+    store = MemoryStore()
+    calls: list[float] = []
+    registry = SchedulerRegistry("stored_retry")
+
+    @registry.task(pool="api", retry=2)
+    async def flaky() -> None:
+        calls.append(clock.now())
+        if len(calls) < 3:
+            raise ConnectionError("429")
+
+    report = await registry.run(config=AstrumConfig(rates={"api": "60/min"}, clock=clock), store=store)
+
+    live = [a.delay_before for a in report.task_statistics[0].attempt_statistics]
+    stored = [a.delay_before for a in store.report(report.run_id).task_statistics[0].attempt_statistics]
+    assert live == stored == pytest.approx([0.0, 1.0, 1.0])

@@ -51,7 +51,8 @@ class TaskStageStatistics:
 class TaskAttemptStatistics:
     """One attempt of one task. ``attempt_number`` counts from 1.
 
-    ``delay_before`` is the backoff delay waited between the previous attempt and this one.
+    ``delay_before`` is the backoff delay waited between the previous attempt and this one
+    (with, in a rate-limited pool, the wait for this attempt's token).
     """
 
     task_name: str
@@ -73,7 +74,8 @@ class TaskExecutionStatistics:
 
     ``start_time``/``end_time`` bound the task's run (slot waiting excluded);
     ``queued_duration`` is the time it was ready but waited for a concurrency
-    slot, ``pool_queued_duration`` the part of it spent waiting for its named ``pool``. ``exception`` is the original exception of a failed task;
+    slot, ``pool_queued_duration`` the part of it spent waiting for its named ``pool`` (a slot or,
+    in a rate-limited pool, a token). ``exception`` is the original exception of a failed task;
     ``caused_by`` names the failed task that stopped a cancelled or skipped one.
     """
 

@@ -82,7 +82,7 @@ class AttemptRecord:
     ``status`` is ``"completed"``, ``"failed"``, ``"timed_out"`` or ``"cancelled"``; times are
     epoch seconds. For a failed attempt ``error_type`` is the qualified name of the exception's
     type, ``error_message`` its ``str()`` and ``traceback`` the formatted traceback text.
-    ``delay_before`` is the backoff waited before this attempt.
+    ``delay_before`` is the backoff waited before this attempt (and its rate limit's token).
     """
 
     task_id: str

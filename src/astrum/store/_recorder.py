@@ -360,7 +360,7 @@ class Recorder:
         attempt_start, delay = start, 0.0
         if attempt > 1:
             attempt_start = self._attempt_start.pop(task, start)
-            delay = self._delay.pop(task, 0.0)
+            delay = self._waited_before(task, attempt, self._delay.pop(task, 0.0))
         run_id = self.run_id
         assert run_id is not None
         store = self.store
@@ -380,6 +380,15 @@ class Recorder:
                 pool_queued_duration=pool_wait,
             ),
         )
+
+    def _waited_before(self, task: str, attempt: int, backoff: float) -> float:
+        """What the run measured as waited before ``attempt`` of ``task`` (its backoff, and the
+        wait for a rate limit's token), else ``backoff``."""
+        run = self.run
+        if run is None or attempt < 2:
+            return backoff
+        log = run.attempts.get(self.program.graph.index[task])
+        return float(log[attempt - 1][4]) if log is not None and len(log) >= attempt else backoff
 
     def _waits(self, task: str) -> tuple[float, float]:
         """How long ``task`` waited from ready to its start, and the part of that spent on its pool."""
@@ -401,7 +410,7 @@ class Recorder:
         assert run_id is not None
         if event.kind == "task_retry":  # start and end are the failed attempt's
             self._attempt_start.pop(task, None)
-            delay = self._delay.get(task, 0.0)
+            delay = self._waited_before(task, attempt, self._delay.get(task, 0.0))
             self._delay[task] = event.delay
             self.store.attempt_finished(
                 run_id, AttemptRecord(task, attempt, status, start, end, error_type, message, text, delay)
@@ -409,6 +418,8 @@ class Recorder:
             return
         attempt_start = self._attempt_start.pop(task, start) if attempt > 1 else start
         delay = self._delay.pop(task, 0.0)
+        if attempt > 1:
+            delay = self._waited_before(task, attempt, delay)
         store = self.store
         store.attempt_finished(
             run_id, AttemptRecord(task, attempt, status, attempt_start, end, error_type, message, text, delay)
