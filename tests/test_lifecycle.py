@@ -1436,13 +1436,14 @@ def test_the_lifecycle_doc_has_a_snippet_per_feature():
         "fn_hook",
         "stream(",
         "pool=",
+        "rates=",
         "override(",
         "run_many(",
         "validate(",
         "OpenTelemetryHook(",
     ):
         assert feature in joined, feature
-    assert len(snippets) == 10
+    assert len(snippets) == 11
     assert all("asyncio.run(" in s for s in snippets)
 
 
