@@ -1,4 +1,5 @@
 import asyncio
+from itertools import pairwise
 
 from astrum import AstrumConfig, SchedulerRegistry
 from astrum.testing import FakeClock
@@ -22,7 +23,7 @@ for i in range(30):
 
 config = AstrumConfig(pools={"api": 8}, rates={"api": "600/min"}, clock=clock)
 report = asyncio.run(flow.run(config=config))
-assert all(b - a >= 0.1 - 1e-9 for a, b in zip(starts, starts[1:]))  # one start every 0.1 s
+assert all(b - a >= 0.1 - 1e-9 for a, b in pairwise(starts))  # one start every 0.1 s
 assert max(sum(t <= s < t + 1 for s in starts) for t in starts) <= 10  # any 1 s: at most 10
 waits = [s.pool_queued_duration for s in report.task_statistics]
 print(f"{len(starts)} requests, last one started at {max(starts):.1f}s, waited up to {max(waits):.1f}s")
