@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TaskRegistrationError
 from ..core._process import picklable_problem
+from ._cachecheck import cache_problems
 from ._executors import executor_problems
 from ._methods import duplicate_instances, find_receiver, owner_label
 from ._rates import pool_names
@@ -154,6 +155,8 @@ def check_tasks(
             call_problems.extend(
                 executor_problems(prep, receivers.get(tid), config.executors, config.default_executor)
             )
+        if record.cache is not None:
+            call_problems.extend(cache_problems(prep))
     _grouped(problems, unknown, missing, registry_name, collect_all)
     problems.extend(pool_problems)
     problems.extend(call_problems)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ..core._cache import Cache
 from ..core._graph import TaskOrder
 from ..core._policies import Retry
 from ..lifecycle._context import RunContext
@@ -97,6 +98,7 @@ def task(
     isolation: str = "thread",
     pool: str | None = None,
     executor: str | None = None,
+    cache: Cache | None = None,
 ) -> Callable[[_T], _T]: ...
 
 
@@ -115,6 +117,7 @@ def task(
     isolation: str = "thread",
     pool: str | None = None,
     executor: str | None = None,
+    cache: Cache | None = None,
 ) -> Any:
     """Decorator registering a function as a task; returns the function unchanged.
 
@@ -131,9 +134,12 @@ def task(
         isolation: ``"thread"`` or ``"process"`` (a killable worker process).
         pool: a named concurrency pool (``AstrumConfig(pools={...})``).
         executor: a named executor (``AstrumConfig(executors={...})``) for a sync task.
+        cache: reuse the task's result across runs while its code and injected inputs match:
+            ``Cache(ttl=None, key=None, version=None)``; entries live in the run's store
+            (``run(store=...)`` or ``AstrumConfig(store=...)``). See docs/caching.md.
 
     Raises:
-        TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
+        TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation`` or ``cache``.
     """
     if callable(task_id) and not isinstance(task_id, str):
         return task(
@@ -145,6 +151,7 @@ def task(
             isolation=isolation,
             pool=pool,
             executor=executor,
+            cache=cache,
         )(task_id)
 
     def decorator(fn: Any) -> Any:
@@ -159,6 +166,7 @@ def task(
             isolation=isolation,
             pool=pool,
             executor=executor,
+            cache=cache,
         )
         return fn
 

@@ -13,6 +13,7 @@ from types import FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import TaskRegistrationError
+from ..core._cache import Cache
 from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
 from ._transport import parse_plain, underlying_function
@@ -44,10 +45,20 @@ class RegisteredTask:
     executor: str | None = None
     #: Set by :meth:`SchedulerRegistry.override`: what runs instead of ``function``.
     implementation: Any = None
+    cache: Cache | None = None
 
     @property
     def policy(self) -> TaskPolicy | None:
         """The task's run policy, or ``None`` for a plain call."""
+        if self.cache is not None:
+            from ..store._cached import CachedTask  # the store modules load with the first cached task
+
+            return TaskPolicy(
+                retry=self.retry_policy,
+                timeout=self.timeout,
+                isolation=self.isolation,
+                cache=CachedTask(self.task_id, self.cache),
+            )
         if self.retry_policy is None and self.timeout is None and self.isolation == "thread":
             return None
         return TaskPolicy(retry=self.retry_policy, timeout=self.timeout, isolation=self.isolation)
@@ -104,6 +115,7 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        cache: Cache | None = None,
     ) -> Callable[[F_], F_]: ...
 
     @overload
@@ -120,6 +132,7 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        cache: Cache | None = None,
     ) -> Any:
         """Decorator registering a function (sync or async) as a task; returns it unchanged.
 
@@ -133,9 +146,12 @@ class TaskTable:
                 process, killed at the timeout).
             pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
             executor: the named executor (``AstrumConfig(executors={...})``) a sync task runs on.
+            cache: reuse the task's result across runs: a :class:`~astrum.Cache` (ttl, key
+                function, version); entries live in the run's store (docs/caching.md).
 
         Raises:
-            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout`` or ``isolation``.
+            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation``
+                or ``cache``.
         """
         if callable(task_id) and not isinstance(task_id, str):
             return self.task(
@@ -146,6 +162,7 @@ class TaskTable:
                 isolation=isolation,
                 pool=pool,
                 executor=executor,
+                cache=cache,
             )(task_id)
 
         def decorator(fn: F_) -> F_:
@@ -159,6 +176,7 @@ class TaskTable:
                 isolation=isolation,
                 pool=pool,
                 executor=executor,
+                cache=cache,
             )
             return fn
 
@@ -176,6 +194,7 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        cache: Cache | None = None,
     ) -> RegisteredTask:
         """Register ``fn`` (the non-decorator form of :meth:`task`) and return its record."""
         tid = task_id if task_id is not None else default_task_id(fn)
@@ -202,6 +221,11 @@ class TaskTable:
                     f"Task '{tid}' executor must be the name of an executor in AstrumConfig(executors=...), "
                     f"got {executor!r}."
                 )
+            if cache is not None and not isinstance(cache, Cache):
+                raise TaskRegistrationError(
+                    f"Task '{tid}' cache must be a Cache, got {cache!r}: write cache=Cache() "
+                    "(or Cache(ttl=3600, version=1))."
+                )
             if data is not None:
                 from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
 
@@ -224,6 +248,7 @@ class TaskTable:
                 retry_policy=retry_policy,
                 pool=pool,
                 executor=executor,
+                cache=cache,
             )
             self._tasks[tid] = record
             self._changed()

@@ -1,4 +1,5 @@
-"""Running one task under its policy: retries with backoff, per-attempt timeouts, process isolation.
+"""Running one task under its policy: a result cache, retries with backoff, per-attempt timeouts,
+process isolation.
 
 Only tasks with a :class:`~astrum.core._policies.TaskPolicy` come here; plain calls never do.
 """
@@ -23,9 +24,20 @@ __all__ = ["run_attempts"]
 
 
 async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    """Run a task under its policy: timeouts, isolation, retries with backoff."""
+    """Run a task under its policy: its cache, timeouts, isolation, retries with backoff."""
     policy = run.program.policies[i]
     assert policy is not None
+    if policy.cache is not None:  # served from the run's store, or the attempts below and then stored
+        return await policy.cache.serve(
+            run, i, args, kwargs, lambda: _attempts(run, i, name, args, kwargs, policy)
+        )
+    return await _attempts(run, i, name, args, kwargs, policy)
+
+
+async def _attempts(
+    run: Run, i: int, name: str, args: list[Any], kwargs: dict[str, Any], policy: TaskPolicy
+) -> Any:
+    """Every attempt of a task under its policy, until one completes or the last one fails."""
     retry = policy.retry
     retries = policy.retries
     max_attempts = retries + 1

@@ -147,6 +147,8 @@ class TaskPolicy:
     ``submit(fn, args, kwargs, stop_after)`` returns an awaitable of its result (cancelling it
     withdraws a queued job; ``stop_after`` seconds later a process worker stops a running one);
     ``executor`` is that executor's name, ``executor_stops`` whether it stops running jobs.
+    ``cache``, set for ``@task(cache=...)``, is a :class:`~astrum.core._cache.CachedCall` around
+    all of the task's attempts.
     """
 
     retry: Retry | None = None
@@ -157,6 +159,7 @@ class TaskPolicy:
     )
     executor: str | None = None
     executor_stops: bool = False
+    cache: Any = None
 
     @property
     def retries(self) -> int:

@@ -147,6 +147,7 @@ class Program:
     _chain_next: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _chained: bool | None = field(default=None, init=False, repr=False, compare=False)
     _inline: bytearray | None = field(default=None, init=False, repr=False, compare=False)
+    _cached: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     #: Code objects of task functions whose first step suspended: their tasks skip the inline
     #: first step (it only pays off for coroutines that finish at once).
     suspending: set[Any] = field(default_factory=set, init=False, repr=False, compare=False)
@@ -207,6 +208,12 @@ class Program:
             self._chain_next = chain if found else None
             self._chained = found
         return self._chain_next
+
+    def cached_tasks(self) -> list[int]:
+        """The tasks whose policy has a result cache (worked out once per program)."""
+        if self._cached is None:
+            self._cached = [i for i, p in enumerate(self.policies) if p is not None and p.cache is not None]
+        return self._cached
 
     @property
     def retries(self) -> list[int]:

@@ -118,6 +118,10 @@ class RunData:
         self.run_id = uuid.uuid4().hex
         self.context: RunContext[Any] = context if context is not None else RunContext()
         self.bus = bus
+        #: The run store of the run (opaque here): where a cached task's policy looks for entries.
+        self.store: Any = None
+        #: Task index -> ``"hit"`` or ``"miss"`` for cached tasks (``None`` until one is looked up).
+        self.cache_outcomes: dict[int, str] | None = None
         # Named pools: slots in use, tasks waiting for a slot, and how long each waited.
         self._pool_used = [0] * len(program.pool_limits)
         self._pool_waiting: list[deque[int]] = [deque() for _ in program.pool_limits]
@@ -187,9 +191,9 @@ class RunData:
         assert self.bus is not None
         if self._start_due and kind != "task_start" and i in self._start_due:
             self._announce_start(i)  # it began, but the worker's word of it is not here yet
-        if attempt == 0:  # the task's last attempt
+        if attempt == 0:  # the task's last attempt (0 for a cache hit: it ran none)
             log = self.attempts.get(i)
-            attempt = len(log) if log else 1
+            attempt = len(log) if log is not None else 1
         wall = self.wall
         self.bus.emit(
             task_event(

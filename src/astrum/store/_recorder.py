@@ -7,7 +7,8 @@ and return (the store never waits on disk there):
 * ``run_start``: the :class:`RunRecord` (graph shape, config summary, context metadata);
 * ``task_retry``: an :class:`AttemptRecord` for the attempt that failed;
 * ``task_success`` / ``task_failure``: the last attempt and the :class:`TaskRecord`, with
-  the result of a completed task;
+  the result of a completed task (a cache hit ran no attempt: its record alone, marked ``hit``;
+  a task that missed its cache is marked ``miss``);
 * ``run_end``: the cancelled tasks (with their cancelled attempt) and the skipped ones, as
   the report tells them, then the run's final state.
 
@@ -253,6 +254,7 @@ class Recorder:
     __slots__ = (
         "_attempt_start",
         "_broken",
+        "_cache",
         "_delay",
         "_metadata",
         "namespace",
@@ -288,6 +290,7 @@ class Recorder:
         self._metadata = to_json_safe(dict(context.metadata)) if context is not None else {}
         self._attempt_start: dict[str, float] = {}  # task -> start of its attempt 2, 3, ...
         self._delay: dict[str, float] = {}  # task -> the backoff before its next attempt
+        self._cache: dict[str, str] = {}  # task -> "hit" or "miss", until its outcome is recorded
         self._broken = False
 
     def __call__(self, event: RunEvent | TaskEvent) -> None:
@@ -306,6 +309,8 @@ class Recorder:
                 self._start(event)  # type: ignore[arg-type]
             elif kind == "run_end":
                 self._end(event)  # type: ignore[arg-type]
+            elif kind == "task_cache_hit" or kind == "task_cache_miss":
+                self._cache[event.task_id] = kind[11:]  # type: ignore[union-attr]
         except Warning:
             pass  # a warning the user turned into an error (an unstorable result): the record is queued
         except Exception as exc:
@@ -364,9 +369,11 @@ class Recorder:
         run_id = self.run_id
         assert run_id is not None
         store = self.store
-        store.attempt_finished(
-            run_id, AttemptRecord(task, attempt, "completed", attempt_start, end, delay_before=delay)
-        )
+        cache = self._cache.pop(task, None) if self._cache else None
+        if attempt:  # a cache hit ran none
+            store.attempt_finished(
+                run_id, AttemptRecord(task, attempt, "completed", attempt_start, end, delay_before=delay)
+            )
         queued, pool_wait = self._waits(task)
         store.task_finished(
             run_id,
@@ -378,6 +385,7 @@ class Recorder:
                 result=event.result,
                 queued_duration=queued,
                 pool_queued_duration=pool_wait,
+                cache=cache,
             ),
         )
 
@@ -437,6 +445,7 @@ class Recorder:
                 traceback=text,
                 queued_duration=queued,
                 pool_queued_duration=pool_wait,
+                cache=self._cache.pop(task, None) if self._cache else None,
             ),
         )
 
@@ -496,4 +505,5 @@ class Recorder:
                 )
         self._attempt_start.clear()
         self._delay.clear()
+        self._cache.clear()
         store.run_finished(run_id, report.execution_state, event.time)
