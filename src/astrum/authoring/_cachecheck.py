@@ -1,4 +1,4 @@
-"""Build rule of ``@task(cache=...)``: refuse inputs whose type can have no stable cache key.
+"""``@task(cache=...)`` at build: the task's policy, and inputs whose type can have no stable key.
 
 A cached task's key is made from its injected inputs (see ``astrum.store._cachekey``). When a
 ``Ref`` type says the value is an open file, a lock, a socket, an asyncio object, an
@@ -20,10 +20,13 @@ import types
 import typing
 from typing import TYPE_CHECKING, Any, Final
 
+from ..core._policies import TaskPolicy
+
 if TYPE_CHECKING:
     from ._prepare import Prepared
+    from ._tasks import RegisteredTask
 
-__all__ = ["cache_problems", "unkeyable"]
+__all__ = ["cache_problems", "cached_policy", "unkeyable"]
 
 _KINDS: Final[tuple[tuple[tuple[type, ...], str], ...]] = (
     ((io.IOBase, typing.IO), "an open file or stream"),
@@ -76,6 +79,19 @@ _CLIENT_LIBRARIES: Final = frozenset(
     }
 )  # fmt: skip
 _CLIENT_NAMES: Final = ("Client", "Session", "Connection", "Engine", "Pool", "Cursor", "Channel")
+
+
+def cached_policy(record: RegisteredTask) -> TaskPolicy:
+    """The policy of a task with ``cache=``: its retries, timeout and isolation, inside its cache."""
+    from ..store._cached import CachedTask  # the store modules load with the first cached task
+
+    assert record.cache is not None
+    return TaskPolicy(
+        retry=record.retry_policy,
+        timeout=record.timeout,
+        isolation=record.isolation,
+        cache=CachedTask(record.task_id, record.cache),
+    )
 
 
 def unkeyable(tp: Any, depth: int = 0) -> str | None:

@@ -13,8 +13,9 @@ from types import FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import TaskRegistrationError
-from ..core._cache import Cache
+from ..core._cache import Cache, check_cache
 from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
+from ._cachecheck import cached_policy
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
 from ._transport import parse_plain, underlying_function
 
@@ -51,14 +52,7 @@ class RegisteredTask:
     def policy(self) -> TaskPolicy | None:
         """The task's run policy, or ``None`` for a plain call."""
         if self.cache is not None:
-            from ..store._cached import CachedTask  # the store modules load with the first cached task
-
-            return TaskPolicy(
-                retry=self.retry_policy,
-                timeout=self.timeout,
-                isolation=self.isolation,
-                cache=CachedTask(self.task_id, self.cache),
-            )
+            return cached_policy(self)
         if self.retry_policy is None and self.timeout is None and self.isolation == "thread":
             return None
         return TaskPolicy(retry=self.retry_policy, timeout=self.timeout, isolation=self.isolation)
@@ -146,29 +140,17 @@ class TaskTable:
                 process, killed at the timeout).
             pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
             executor: the named executor (``AstrumConfig(executors={...})``) a sync task runs on.
-            cache: reuse the task's result across runs: a :class:`~astrum.Cache` (ttl, key
-                function, version); entries live in the run's store (docs/caching.md).
+            cache: reuse results across runs: a :class:`~astrum.Cache` (docs/caching.md).
 
         Raises:
-            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation``
-                or ``cache``.
+            TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation``...
         """
-        if callable(task_id) and not isinstance(task_id, str):
-            return self.task(
-                depends_on=depends_on,
-                data=data,
-                retry=retry,
-                timeout=timeout,
-                isolation=isolation,
-                pool=pool,
-                executor=executor,
-                cache=cache,
-            )(task_id)
+        tid = None if callable(task_id) and not isinstance(task_id, str) else task_id
 
         def decorator(fn: F_) -> F_:
             self.register(
                 fn,
-                task_id,
+                tid,
                 depends_on=depends_on,
                 data=data,
                 retry=retry,
@@ -180,7 +162,7 @@ class TaskTable:
             )
             return fn
 
-        return decorator
+        return decorator(task_id) if tid is None and task_id is not None else decorator  # type: ignore[arg-type]
 
     def register(
         self,
@@ -212,19 +194,13 @@ class TaskTable:
             if tid in self._tasks:
                 raise TaskRegistrationError(f"Task '{tid}' already exists in registry '{self.name}'.")
             retry_policy = as_retry(retry, tid)
-            seconds = check_timeout(timeout, tid)
-            mode = check_isolation(isolation, tid)
+            seconds, mode = check_timeout(timeout, tid), check_isolation(isolation, tid)
             if pool is not None and (not isinstance(pool, str) or not pool):
                 raise TaskRegistrationError(f"Task '{tid}' pool must be a non-empty string, got {pool!r}.")
             if executor is not None and (not isinstance(executor, str) or not executor):
                 raise TaskRegistrationError(
                     f"Task '{tid}' executor must be the name of an executor in AstrumConfig(executors=...), "
                     f"got {executor!r}."
-                )
-            if cache is not None and not isinstance(cache, Cache):
-                raise TaskRegistrationError(
-                    f"Task '{tid}' cache must be a Cache, got {cache!r}: write cache=Cache() "
-                    "(or Cache(ttl=3600, version=1))."
                 )
             if data is not None:
                 from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
@@ -248,7 +224,7 @@ class TaskTable:
                 retry_policy=retry_policy,
                 pool=pool,
                 executor=executor,
-                cache=cache,
+                cache=check_cache(cache, tid),
             )
             self._tasks[tid] = record
             self._changed()

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import ConfigurationError, ConfigurationTypeError
+from .._errors import ConfigurationError, ConfigurationTypeError, TaskRegistrationError
 
 if TYPE_CHECKING:
     from ._engine import Run
 
-__all__ = ["Cache", "CachedCall", "Compute"]
+__all__ = ["Cache", "CachedCall", "Compute", "check_cache"]
 
 #: Runs a task's attempts (retries, timeout, isolation, executor) and returns its value.
 Compute = Callable[[], Awaitable[Any]]
@@ -85,6 +85,16 @@ class Cache:
     def seconds(self) -> float | None:
         """The ttl in seconds (``None``: no expiry)."""
         return self.ttl  # type: ignore[return-value]  # normalised to float | None
+
+
+def check_cache(value: Any, task_id: str) -> Cache | None:
+    """Validate ``cache=`` of ``@task`` (a :class:`Cache` or ``None``)."""
+    if value is not None and not isinstance(value, Cache):
+        raise TaskRegistrationError(
+            f"Task '{task_id}' cache must be a Cache, got {value!r}: write cache=Cache() "
+            "(or Cache(ttl=3600, version=1))."
+        )
+    return value
 
 
 def _is_async(fn: Any) -> bool:

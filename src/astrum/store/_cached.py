@@ -112,7 +112,9 @@ class CachedTask:
     async def serve(self, run: Run, i: int, args: list[Any], kwargs: dict[str, Any], compute: Compute) -> Any:
         store: RunStore | None = run.store
         if store is None:
-            raise RuntimeError(f"Task '{run.names[i]}' is cached but its run has no store.")  # refused at run start
+            raise RuntimeError(
+                f"Task '{run.names[i]}' is cached but its run has no store."
+            )  # refused at run start
         try:
             key = self.key(run, i, args, kwargs)
         except Exception:

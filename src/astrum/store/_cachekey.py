@@ -58,7 +58,9 @@ def canonical(value: Any) -> str:
 
 def _refuse(task: str, param: str, exc: UnstorableValue) -> CacheKeyError:
     where = "".join(reversed(exc.trail))
-    what = exc.what.split(";")[0].replace("which the JSON serializer cannot store", "which has no stable form")
+    what = exc.what.split(";")[0].replace(
+        "which the JSON serializer cannot store", "which has no stable form"
+    )
     return CacheKeyError(
         task,
         param,
@@ -96,7 +98,9 @@ def _custom_part(task: str, key: Any, kwargs: Mapping[str, Any], positional: Seq
     try:
         return canonical(chosen)
     except UnstorableValue as exc:
-        what = exc.what.split(";")[0].replace("which the JSON serializer cannot store", "which has no stable form")
+        what = exc.what.split(";")[0].replace(
+            "which the JSON serializer cannot store", "which has no stable form"
+        )
         raise CacheKeyError(
             task,
             None,

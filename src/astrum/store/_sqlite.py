@@ -28,9 +28,9 @@ from ._base import (
 from ._codec import CODECS, PICKLE, decode_results, encode_result, warn_unstorable
 from ._owner import current_owner
 from ._rebuild import rebuild_report
-from ._sqlite_cache import SQLiteCache
 from ._rows import RUN_COLUMNS, TASK_COLUMNS, present, run_record
 from ._schema import connect, migrate, retry_busy
+from ._sqlite_cache import SQLiteCache
 from ._writer import ATTEMPT, END, RUN, TASK, Writer
 
 if TYPE_CHECKING:

@@ -56,7 +56,9 @@ class SQLiteCache:
         payload, reason = encode_result(self._codec, entry.value)
         if payload is None:
             return reason
-        self._put((CACHE_PUT, entry.key, entry.task_id, entry.created, entry.run_id, self._codec.name, payload))
+        self._put(
+            (CACHE_PUT, entry.key, entry.task_id, entry.created, entry.run_id, self._codec.name, payload)
+        )
         return None
 
     async def cache_claim(self, key: str, owner: str, now: float, lease: float) -> bool:
