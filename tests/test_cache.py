@@ -491,7 +491,9 @@ def test_inputs_typed_as_unkeyable_values_are_refused_at_build(annotation: Any, 
         registry.validate()
 
     message = str(caught.value.problems)
-    assert "Task 'reader'" in message and "'handle'" in message and kind in message and "Cache(key=" in message
+    assert (
+        "Task 'reader'" in message and "'handle'" in message and kind in message and "Cache(key=" in message
+    )
 
 
 def test_an_unkeyable_input_type_is_accepted_with_a_key_function() -> None:
@@ -515,7 +517,7 @@ async def test_a_cached_task_without_a_store_is_refused_at_run_start() -> None:
     async def cached() -> int:
         return 1
 
-    with pytest.raises(ConfigurationError, match="Task 'cached' has cache=Cache.*MemoryStore"):
+    with pytest.raises(ConfigurationError, match=r"Task 'cached' has cache=Cache.*MemoryStore"):
         await registry.run()
 
 

@@ -91,7 +91,9 @@ def test_entries_outlive_the_store_object_in_a_file(tmp_path: Path) -> None:
 
 
 def test_a_lease_whose_process_is_gone_is_free(tmp_path: Path) -> None:
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     dead_pid = int(gone.stdout)
     with SQLiteStore(tmp_path / "runs.db") as store:
         store.cache_put(CacheEntry("k0", "t", 1.0, None, 0))  # the file exists with its tables

@@ -12,6 +12,7 @@ from ._views import command, format_time
 
 __all__ = ["add_cache_commands", "clear", "entries"]
 
+
 def _open(args: argparse.Namespace) -> tuple[Path, SQLiteStore | None]:
     path = DEFAULT_DB if args.db is None else Path(args.db)
     return path, SQLiteStore(path) if path.exists() else None

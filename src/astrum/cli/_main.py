@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from .._errors import SchedulerError
 from ..store._base import RUN_STATES, age_seconds
 from . import _commands, _graph
-from ._cache import add_cache_commands
 from ._app import UsageError
+from ._cache import add_cache_commands
 from ._output import Output
 
 __all__ = ["build_parser", "main"]
