@@ -1,24 +1,27 @@
-"""docs/caching.md: every Python snippet runs as written."""
+"""docs/caching.md: its examples (files under examples/docs/, run by tests/test_docs_site.py)
+show reuse, a refused input and single flight."""
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
-import pytest
-
-DOC = Path(__file__).resolve().parents[1] / "docs" / "caching.md"
-SNIPPETS = re.findall(r"^```python\n(.*?)^```", DOC.read_text(encoding="utf-8"), re.M | re.S)
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "caching.md"
 
 
-@pytest.mark.parametrize("code", SNIPPETS, ids=[f"snippet-{k}" for k in range(len(SNIPPETS))])
-async def test_caching_snippet_runs_on_its_own(code: str) -> None:
-    compiled = compile(code, str(DOC), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    pending = eval(compiled, {"__name__": "caching_snippet", "__file__": str(DOC)})
-    if pending is not None:
-        await pending
+def included() -> list[str]:
+    return re.findall(r'^--8<-- "([^"]+)"$', DOC.read_text(encoding="utf-8"), flags=re.M)
 
 
-def test_the_page_has_the_snippets_it_promises() -> None:
-    assert len(SNIPPETS) == 3
+def test_the_page_shows_reuse_a_refused_input_and_single_flight() -> None:
+    names = included()
+    assert names == [
+        "examples/docs/caching_reuse.py",
+        "examples/docs/caching_refused_input.py",
+        "examples/docs/caching_single_flight.py",
+    ]
+    texts = [(ROOT / name).read_text(encoding="utf-8") for name in names]
+    assert "cache=Cache(ttl=3600)" in texts[0] and '== ["hit", "hit"]' in texts[0]
+    assert "TaskRegistrationError" in texts[1]
+    assert "asyncio.gather" in texts[2] and "len(bodies) == 1" in texts[2]
