@@ -15,6 +15,7 @@ import collections.abc as abc
 import concurrent.futures
 import io
 import socket
+import sys
 import threading
 import types
 import typing
@@ -127,7 +128,13 @@ def unkeyable(tp: Any, depth: int = 0) -> str | None:
 
 def _name(tp: Any) -> str:
     if isinstance(tp, type):
-        return f"{tp.__module__}.{tp.__qualname__}" if tp.__module__ != "builtins" else tp.__qualname__
+        module = tp.__module__
+        if module == "builtins":
+            return tp.__qualname__
+        public = sys.modules.get(module.lstrip("_"))  # _io.TextIOWrapper is io.TextIOWrapper
+        if module.startswith("_") and getattr(public, tp.__qualname__, None) is tp:
+            module = module.lstrip("_")
+        return f"{module}.{tp.__qualname__}"
     return repr(tp).replace("typing.", "")
 
 
