@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-newest lint bench bench-peers format clean browser
+.PHONY: demo test test-newest lint bench bench-peers format clean browser docs
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "astrum needs Python >= 3.11"'
@@ -14,6 +14,16 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+# The documentation site (English and Chinese) into site/; any warning fails the build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
@@ -60,4 +70,4 @@ bench-peers:
 	else echo "flowrun-dag needs Python >= 3.12; none found, skipping it"; fi
 
 clean:
-	rm -rf $(VENV) .venv-newest dist build .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-newest dist build site .mypy_cache .ruff_cache

@@ -83,7 +83,7 @@ def main() -> None:
     with (
         ProcessPoolExecutor(2, mp_context=context) as pool,
         distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", host="127.0.0.1"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

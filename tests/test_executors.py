@@ -205,3 +205,103 @@ def test_the_configuration_refuses_what_is_not_an_executor_and_an_unknown_defaul
         AstrumConfig(executors={"cpu": 4})
     with pytest.raises(ConfigurationError, match="default_executor='gpu' names no executor"):
         AstrumConfig(executors={"cpu": ThreadPoolExecutor(1)}, default_executor="gpu")
+
+
+@pytest.fixture
+def one_worker() -> Iterator[ProcessPoolExecutor]:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver")) as executor:
+        yield executor
+
+
+async def test_a_timed_out_job_is_stopped_in_its_worker_which_then_takes_the_next_job(
+    one_worker: ProcessPoolExecutor,
+) -> None:
+    registry = SchedulerRegistry("pool_timeout_stops")
+
+    @registry.task(executor="cpu", timeout=0.3)
+    def spin() -> None:
+        while True:
+            pass
+
+    @registry.task
+    async def later() -> None:
+        await asyncio.sleep(0.05)  # spin reaches the only worker first
+
+    @registry.task(executor="cpu")
+    def after(_: Ref[None, F("later")]) -> int:
+        return os.getpid()
+
+    config = AstrumConfig(executors={"cpu": one_worker}, failure_policy="continue", deadline=20)
+    report = await registry.run(config=config)
+
+    stats = by_name(report)
+    assert stats["spin"].status == "timed_out"
+    assert "was cancelled (and stopped in its worker process if it had started)" in str(
+        stats["spin"].exception
+    )
+    # one worker: `after` could only run once spin had been stopped, and the worker survived it
+    assert stats["after"].status == "completed"
+    assert report.results["after"] == one_worker.submit(os.getpid).result(timeout=5)
+
+
+async def test_the_run_deadline_stops_a_job_running_in_a_process_worker(
+    one_worker: ProcessPoolExecutor,
+) -> None:
+    registry = SchedulerRegistry("pool_deadline_stops")
+    registry.register(jobs.spin_forever, "spin", executor="cpu")
+
+    report = await registry.run(config=AstrumConfig(executors={"cpu": one_worker}, deadline=0.4))
+
+    assert report.execution_state == "failed"
+    assert by_name(report)["spin"].status == "cancelled"
+    # the worker is free again: without being stopped it would spin for ever
+    assert one_worker.submit(os.getpid).result(timeout=5) > 0
+
+
+async def test_continue_on_a_process_pool_runs_the_independent_branch_and_skips_the_failed_ones_children(
+    pool: ProcessPoolExecutor,
+) -> None:
+    registry = SchedulerRegistry("pool_continue")
+    registry.register(jobs.raise_parse_error, "parse", executor="cpu")
+
+    @registry.task(executor="cpu")
+    def child(_: Ref[None, F("parse")]) -> str:
+        return "never"
+
+    @registry.task(executor="cpu")
+    def independent() -> int:
+        return 21
+
+    @registry.task(executor="cpu")
+    def doubled(value: Ref[int, F("independent")]) -> int:
+        return value * 2
+
+    report = await registry.run(config=AstrumConfig(executors={"cpu": pool}, failure_policy="continue"))
+
+    stats = by_name(report)
+    assert stats["parse"].status == "failed"
+    assert stats["child"].status == "skipped"
+    assert report.results["doubled"] == 42
+
+
+def test_a_task_with_both_an_executor_and_process_isolation_is_refused(pool: ProcessPoolExecutor) -> None:
+    registry = SchedulerRegistry("pool_and_isolation")
+    registry.register(jobs.spin_forever, "spin", executor="cpu", isolation="process")
+
+    with pytest.raises(TaskRegistrationError) as info:
+        registry.build_scheduler(config=AstrumConfig(executors={"cpu": pool}))
+    message = str(info.value)
+    assert "Task 'spin' sets both executor='cpu' and isolation='process'; choose one" in message
+
+
+async def test_the_default_executor_leaves_a_process_isolated_task_in_its_own_process(
+    one_worker: ProcessPoolExecutor,
+) -> None:
+    registry = SchedulerRegistry("pool_default_isolated")
+    registry.register(jobs.worker_pid, "isolated", isolation="process")
+
+    config = AstrumConfig(executors={"cpu": one_worker}, default_executor="cpu")
+    report = await registry.run(config=config)
+
+    worker_pid = one_worker.submit(os.getpid).result(timeout=5)
+    assert report.results["isolated"] not in (os.getpid(), worker_pid)

@@ -1421,9 +1421,10 @@ def test_the_lifecycle_example_runs():
     assert "batch: 'how do I fix a flat tyre' -> puncture" in result.stdout
 
 
-def doc_snippets():
+def doc_snippets() -> list[str]:
+    """The example files that docs/lifecycle.md includes (each run by tests/test_docs_site.py)."""
     text = (ROOT / "docs" / "lifecycle.md").read_text()
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    return [(ROOT / name).read_text() for name in re.findall(r'^--8<-- "([^"]+)"$', text, flags=re.M)]
 
 
 def test_the_lifecycle_doc_has_a_snippet_per_feature():
@@ -1435,23 +1436,15 @@ def test_the_lifecycle_doc_has_a_snippet_per_feature():
         "fn_hook",
         "stream(",
         "pool=",
+        "rates=",
         "override(",
         "run_many(",
         "validate(",
         "OpenTelemetryHook(",
     ):
         assert feature in joined, feature
+    assert len(snippets) == 11
     assert all("asyncio.run(" in s for s in snippets)
-
-
-@pytest.mark.parametrize("index", range(len(doc_snippets())))
-def test_the_lifecycle_doc_snippets_run(index):
-    code = doc_snippets()[index]
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
-    )
-
-    assert result.returncode == 0, f"snippet {index} failed:\n{code}\n{result.stderr}"
 
 
 async def test_hooks_hear_how_a_cancelled_run_ended():

@@ -1,4 +1,4 @@
-"""The README's code runs as printed."""
+"""The README's code runs as printed; each block is an example file of the docs, verbatim."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert blocks, "the README has no python example"
+    examples = {path.read_text(encoding="utf-8") for path in (ROOT / "examples" / "docs").glob("*.py")}
+    assert all(block in examples for block in blocks), "copy the README's blocks from examples/docs/"
     outputs = []
     for k, block in enumerate(blocks):
         script = tmp_path / f"readme_{k}.py"

@@ -4,6 +4,7 @@ import logging as _logging
 from typing import TYPE_CHECKING
 
 from ._errors import AstrumError as AstrumError
+from ._errors import CacheKeyError as CacheKeyError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import ConfigurationTypeError as ConfigurationTypeError
 from ._errors import MappedInputError as MappedInputError
@@ -42,6 +43,7 @@ from .authoring._transport import From as From
 from .authoring._transport import Ref as Ref
 from .authoring._transport import T as T
 from .authoring._transport import To as To
+from .core._cache import Cache as Cache
 from .core._graph import TaskOrder as TaskOrder
 from .core._map_records import TaskFailure as TaskFailure
 from .core._policies import Retry as Retry
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from .authoring._taskdata import DTRela as DTRela
     from .authoring._taskdata import TaskData as TaskData
     from .store._base import AttemptRecord as AttemptRecord
+    from .store._base import CacheEntry as CacheEntry
     from .store._base import PickleSerializerWarning as PickleSerializerWarning
     from .store._base import RunRecord as RunRecord
     from .store._base import RunStore as RunStore
@@ -86,6 +89,7 @@ _LAZY = {"DataItem", "DataItemError", "DTRela", "TaskData"}  # pydantic models: 
 # The run store (sqlite3 and the result codec): loaded when a store is first named.
 _LAZY_STORE = {
     "AttemptRecord": "_base",
+    "CacheEntry": "_base",
     "MemoryStore": "_memory",
     "PickleSerializerWarning": "_base",
     "RunRecord": "_base",
@@ -121,6 +125,9 @@ __all__ = [
     "AstrumConfig",
     "AstrumError",
     "AttemptRecord",
+    "Cache",
+    "CacheEntry",
+    "CacheKeyError",
     "ConfigurationError",
     "ConfigurationTypeError",
     "DTRela",

@@ -22,11 +22,14 @@ The tree::
     ├── RunStoreError               a run store is closed, too new, or could not write
     │   └── UnknownRunError         no run with this id in the store (also a ``LookupError``)
     ├── ResumeError                 a run cannot be resumed as asked (also a ``ValueError``)
+    ├── CacheKeyError               a cached task's input has no stable form for its cache key
+    │                               (also a ``TypeError``; ``.task_name``, ``.parameter``)
     └── StoredTaskError             stands in for a task's exception in a report read from a store
 
 Task failures are never raised by a run: they are recorded in the
 :class:`~astrum.ExecutionReport`, with the original exception object kept
-(``TaskInputError``, ``TaskTimeoutError``, ``ProcessTaskError`` and the mapped-task errors are
+(``TaskInputError``, ``TaskTimeoutError``, ``ProcessTaskError``, ``CacheKeyError`` and the
+mapped-task errors are
 recorded there too).
 ``DataItemError`` lives in ``astrum.authoring._taskdata`` (it needs pydantic), ``TaskInputError``
 in ``astrum.authoring._inject``, ``ProcessTaskError`` in ``astrum.core._process`` and
@@ -39,6 +42,7 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "AstrumError",
+    "CacheKeyError",
     "ConfigurationError",
     "ConfigurationTypeError",
     "MappedInputError",
@@ -197,6 +201,23 @@ class ResumeError(SchedulerError, ValueError):
     change and says to pass ``allow_changed=True``), ``from_tasks`` names tasks the run does
     not have, the run is still running, or no run store was given.
     """
+
+
+class CacheKeyError(SchedulerError, TypeError):
+    """A cached task's injected input cannot be written in a stable form for its cache key.
+
+    Raised in the task's attempt (the task fails; it is never retried), or by ``key=`` when
+    the key function fails or returns something without a stable form.
+
+    Attributes:
+        task_name: the task.
+        parameter: the parameter whose value has no stable form (``None``: the ``key=`` function).
+    """
+
+    def __init__(self, task_name: str, parameter: str | None, message: str) -> None:
+        self.task_name = task_name
+        self.parameter = parameter
+        super().__init__(message)
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from ._executors import executor_policy, submits_of
 from ._mapspec import map_policy, mapped_inputs
 from ._onepass import build_plain
 from ._prepare import Prepared, prepare_all
+from ._rates import pool_names
 from ._result import BuildResult
 from ._sources import Resolver, pushes, resolve_pushes, resolve_sources
 from ._tasks import RegisteredTask, TaskTable
@@ -198,7 +199,7 @@ def _compile(
     policies: list[Any] = []
     inputs: list[Sequence[Any]] = []
     called_on: list[tuple[bool, Any]] = []
-    pool_names = list(config.pools)
+    pool_index = {name: k for k, name in enumerate(pool_names(config.pools, config.rates))}
     pools: list[int] = []
     submits = submits_of(config.executors) if config.executors else None
     unchecked: list[str] = []  # validate_values: Ref types pydantic cannot validate
@@ -215,11 +216,12 @@ def _compile(
         if submits is None:
             policies.append(record.policy)
         else:  # a sync task on an executor gets a policy that submits its calls there
-            name = record.executor or config.default_executor
-            policies.append(executor_policy(record.policy, callable_kind(fns[-1]), name, submits))
+            name = record.executor or (config.default_executor if record.isolation != "process" else None)
+            kind = callable_kind(fns[-1])
+            policies.append(executor_policy(record.policy, kind, name, submits, config.executors))
         # An unknown pool only gets here from validate() without a config: it does not check pools.
         pool = record.pool
-        pools.append(pool_names.index(pool) if pool is not None and pool in config.pools else -1)
+        pools.append(pool_index.get(pool, -1) if pool is not None else -1)
         if config.validate_values:
             given = mapped_inputs(prep) if record.map is not None else prep.inputs
             inputs.append([with_value_check(tid, inp, given, unchecked) for inp in given])
@@ -240,7 +242,7 @@ def _compile(
         concurrency_context,
         receivers=called_on,
         context_params=context_params if any(context_params) else None,
-        pools=pools if pool_names and any(p >= 0 for p in pools) else None,
+        pools=pools if pool_index and any(p >= 0 for p in pools) else None,
     )
 
 

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TaskRegistrationError
 from ..core._process import picklable_problem
+from ._cachecheck import cache_problems
 from ._executors import executor_problems
 from ._mapspec import map_problems
 from ._methods import duplicate_instances, find_receiver, owner_label
+from ._rates import pool_names
 
 if TYPE_CHECKING:
     from ._config import AstrumConfig
@@ -124,7 +126,7 @@ def check_tasks(
     missing: dict[str, list[str]] = {}
     pool_problems: list[str] = []
     call_problems: list[str] = []
-    pool_names = list(config.pools)
+    names = pool_names(config.pools, config.rates)
     for prep in ordered:
         record = prep.record
         tid = record.task_id
@@ -140,10 +142,11 @@ def check_tasks(
                 label = owner_label(receiver.owner) if receiver.owner else repr(receiver.call)
                 missing.setdefault(label, []).append(tid)
         pool = record.pool
-        if pool is not None and pool not in config.pools and check_pools:
+        if pool is not None and pool not in config.pools and pool not in config.rates and check_pools:
             pool_problems.append(
                 f"Task '{tid}' uses pool '{pool}', which the configuration does not define "
-                f"(pools: {pool_names}). Add it: AstrumConfig(pools={{'{pool}': <size>}})."
+                f"(pools: {names}). Add it: AstrumConfig(pools={{'{pool}': <size>}}) "
+                f"or AstrumConfig(rates={{'{pool}': '60/min'}})."
             )
         if prep.spec.params or prep.inputs:
             call_problems.extend(_signature_problems(prep))
@@ -155,6 +158,8 @@ def check_tasks(
             call_problems.extend(
                 executor_problems(prep, receivers.get(tid), config.executors, config.default_executor)
             )
+        if record.cache is not None:
+            call_problems.extend(cache_problems(prep))
     _grouped(problems, unknown, missing, registry_name, collect_all)
     problems.extend(pool_problems)
     problems.extend(call_problems)

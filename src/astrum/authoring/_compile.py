@@ -15,6 +15,7 @@ from ..core._policies import TaskPolicy
 from ..core._program import Binder, Program
 from ..report._plan import stage_parallelism
 from ._inject import Input, make_binder
+from ._rates import pool_table
 
 if TYPE_CHECKING:
     import asyncio
@@ -69,7 +70,7 @@ def compile_program(
             for task, given, receiver in zip(graph.names, inputs, receivers, strict=True)
         ]
     stage_count, max_parallelism = stage_parallelism(graph)
-    pool_names = list(config.pools)
+    pool_names, pool_limits, pool_rates = pool_table(config.pools, config.rates)
     return Program(
         graph=graph,
         fns=fns,
@@ -87,5 +88,6 @@ def compile_program(
         context_params=context_params,
         pools=pools,
         pool_names=pool_names,
-        pool_limits=[config.pools[name] for name in pool_names],
+        pool_limits=pool_limits,
+        pool_rates=pool_rates,
     )

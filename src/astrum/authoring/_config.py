@@ -11,6 +11,7 @@ from typing import Any
 
 from .._errors import ConfigurationError, ConfigurationTypeError
 from ..core._policies import check_clock, check_deadline, check_failure_policy
+from ._rates import check_rates
 
 __all__ = ["AstrumConfig", "check_store", "config_identity"]
 
@@ -59,6 +60,11 @@ class AstrumConfig:
             tests pass :class:`astrum.testing.FakeClock`).
         hooks: :class:`~astrum.RunHook` objects told about the run's events.
         pools: named concurrency limits, ``{"llm": 2}``; a task joins one with ``@task(pool="llm")``.
+        rates: rate limits of named pools, ``{"llm": "60/min"}`` (``N/s``, ``N/sec``, ``N/second``,
+            ``N/min``, ``N/minute``, ``N/h``, ``N/hour``): the pool's tasks start at most N times
+            per period, one every ``period / N`` seconds, each attempt of a retried task too.
+            A pool may have a rate and no entry in ``pools`` (rate-limited only). The wait for
+            a start counts as the task's pool wait.
         store: a :class:`~astrum.RunStore` (``SQLiteStore(path)``, ``MemoryStore()``) every run
             is recorded into, as it happens; ``None`` (default): nothing is recorded. A
             ``store=`` passed to ``run()`` wins over it.
@@ -72,7 +78,8 @@ class AstrumConfig:
         default_executor: the executor of every sync task that names none (``None``: threads).
 
     Raises:
-        ConfigurationError: a bad value (``failure_policy="x"``, a pool size < 1, ...); also a ``ValueError``.
+        ConfigurationError: a bad value (``failure_policy="x"``, a pool size < 1, a rate such as
+            ``"0/min"`` or ``"5/day"``, ...); also a ``ValueError``.
         ConfigurationTypeError: a value of the wrong type (``concurrency_limit="3"``, a clock
             without ``now()``); also a ``TypeError``.
     """
@@ -94,6 +101,7 @@ class AstrumConfig:
     clock: Any = None
     hooks: Sequence[Any] = field(default_factory=tuple)
     pools: Mapping[str, int] = field(default_factory=dict)
+    rates: Mapping[str, str] = field(default_factory=dict)
     store: Any = None
     progress: Any = False
     executors: Mapping[str, Any] = field(default_factory=dict)
@@ -119,6 +127,7 @@ class AstrumConfig:
                     f"pools must map names to positive ints, got {name!r}: {size!r} (e.g. pools={{'llm': 2}})"
                 )
         object.__setattr__(self, "pools", pools)
+        object.__setattr__(self, "rates", check_rates(self.rates or {}))
         if self.executors or self.default_executor is not None:
             from ._executors import check_executors
 
@@ -162,6 +171,7 @@ _VALUE_TYPES = frozenset(
         "str | None",
         "Sequence[str]",
         "Mapping[str, int]",
+        "Mapping[str, str]",
     }
 )
 _config_objects = operator.attrgetter(*[f.name for f in fields(AstrumConfig) if f.type not in _VALUE_TYPES])

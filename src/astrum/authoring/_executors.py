@@ -65,6 +65,14 @@ def executor_problems(
             f"Task '{tid}' uses executor '{name}', which the configuration does not define "
             f"(executors: {sorted(executors)}). Add it: AstrumConfig(executors={{'{name}': ProcessPoolExecutor()}})."
         ]
+    if name is not None and record.isolation == "process":
+        return [
+            f"Task '{tid}' sets both executor='{name}' and isolation='process'; choose one: "
+            "isolation='process' runs each attempt in a new process that its timeout kills, "
+            f"executor='{name}' sends it to that executor's workers."
+        ]
+    if record.isolation == "process":
+        return []  # an isolated task keeps its own process: the default executor does not take it
     fn = prep.receiver.call if prep.receiver is not None else record.function
     if record.implementation is not None:
         fn = record.implementation
@@ -107,9 +115,14 @@ def submits_of(executors: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def executor_policy(
-    policy: TaskPolicy | None, kind: int, name: str | None, submits: Mapping[str, Any]
+    policy: TaskPolicy | None,
+    kind: int,
+    name: str | None,
+    submits: Mapping[str, Any],
+    executors: Mapping[str, Any],
 ) -> TaskPolicy | None:
     """``policy`` with the submit of executor ``name`` for a sync task; unchanged otherwise."""
     if name is None or kind != SYNC:
         return policy
-    return replace(policy or TaskPolicy(), submit=submits[name], executor=name)
+    stops = _pickled(executors[name])  # a process pool's worker stops a job at its time limit
+    return replace(policy or TaskPolicy(), submit=submits[name], executor=name, executor_stops=stops)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ..core._cache import Cache
 from ..core._graph import TaskOrder
 from ..core._policies import Retry
 from ..lifecycle._context import RunContext
@@ -99,6 +100,7 @@ def task(
     executor: str | None = None,
     map: str | Sequence[str] | None = None,
     max_parallel: int | None = None,
+    cache: Cache | None = None,
 ) -> Callable[[_T], _T]: ...
 
 
@@ -119,6 +121,7 @@ def task(
     executor: str | None = None,
     map: str | Sequence[str] | None = None,
     max_parallel: int | None = None,
+    cache: Cache | None = None,
 ) -> Any:
     """Decorator registering a function as a task; returns the function unchanged.
 
@@ -137,10 +140,13 @@ def task(
         executor: a named executor (``AstrumConfig(executors={...})``) for a sync task.
         map: the parameter(s) to map over: one task instance per item (see docs/mapping.md).
         max_parallel: the most instances of a mapped task running at once.
+        cache: reuse the task's result across runs while its code and injected inputs match:
+            ``Cache(ttl=None, key=None, version=None)``; entries live in the run's store
+            (``run(store=...)`` or ``AstrumConfig(store=...)``). See docs/caching.md.
 
     Raises:
         TaskRegistrationError: duplicate id, or an invalid ``retry``, ``timeout``, ``isolation``,
-            ``map`` or ``max_parallel``.
+            ``map``, ``max_parallel`` or ``cache``.
     """
     if callable(task_id) and not isinstance(task_id, str):
         return task(
@@ -154,6 +160,7 @@ def task(
             executor=executor,
             map=map,
             max_parallel=max_parallel,
+            cache=cache,
         )(task_id)
 
     def decorator(fn: Any) -> Any:
@@ -170,6 +177,7 @@ def task(
             executor=executor,
             map=map,
             max_parallel=max_parallel,
+            cache=cache,
         )
         return fn
 

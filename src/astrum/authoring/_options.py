@@ -26,7 +26,7 @@ def default_task_id(obj: Any) -> str:
 
 
 def checked_options(
-    tid: str, fn: Any, pool: Any, executor: Any, map_: Any, max_parallel: Any
+    tid: str, fn: Any, pool: Any, executor: Any, map_: Any, max_parallel: Any, cache: Any = None
 ) -> tuple[str, ...] | None:
     """Check ``pool=`` and ``executor=`` (names or ``None``); return ``map=`` as a tuple of parameter
     names (``None``: not mapped).
@@ -43,4 +43,9 @@ def checked_options(
         )
     if map_ is None and max_parallel is None:
         return None  # not mapped (the common case)
+    if cache is not None:
+        raise TaskRegistrationError(
+            f"Task '{tid}' sets both map= and cache=; a mapped task is not cached as a whole. "
+            "Cache the task that produces its list, or the task that consumes its results, instead."
+        )
     return check_map_options(tid, fn, map_, max_parallel)

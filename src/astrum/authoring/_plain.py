@@ -84,7 +84,7 @@ def plain_entry(
     the whole registry), a parameter is positional-only or variadic, the signature does not
     take its inputs (the general build reports it), the return pushes values (``T(...)``), a
     parameter takes the ``RunContext``, or the task uses an override, process isolation, a
-    pool, an executor or ``TaskData`` (checked or resolved per build).
+    pool, an executor, a cache or ``TaskData`` (checked or resolved per build).
     """
     if (
         spec.pushes
@@ -95,6 +95,7 @@ def plain_entry(
         or record.pool is not None
         or record.executor is not None
         or record.map is not None
+        or record.cache is not None
     ):
         return SpecEntry(record, False, spec, True)
     params = spec.params

@@ -9,7 +9,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from .._errors import SchedulerError, TaskNotFoundError
+from .._errors import ConfigurationError, SchedulerError, TaskNotFoundError
 from ..core._engine import Run
 from ..core._gcpause import gc_paused
 from ..core._graph import TaskOrder
@@ -112,6 +112,7 @@ class SchedulerRuns:
 
         Raises:
             asyncio.CancelledError: the caller cancelled; all running tasks were cancelled and awaited.
+            ConfigurationError: a task has ``cache=`` but the run has no store to keep entries in.
         """
         total_start = time.time()
         planning_start = time.perf_counter()
@@ -125,6 +126,9 @@ class SchedulerRuns:
         except SchedulerError as exc:
             return self._planning_failure(total_start, planning_start, str(exc))
         planning_duration = time.perf_counter() - planning_start
+        if self.store is None and program.cached_tasks():
+            self._enter(ExecutionState.FAILED)
+            raise ConfigurationError(_no_cache_store(program))
         self._enter(ExecutionState.RUNNING)
         hooks = list(self.hooks)
         context = context if context is not None else self.context
@@ -155,6 +159,9 @@ class SchedulerRuns:
         planning_duration: float,
     ) -> ExecutionReport:
         run = Run(program, context, bus)
+        if recorder is not None:
+            recorder.run = run
+            run.store = self.store  # where cached tasks look for their entries
         try:
             await run.execute()
         except asyncio.CancelledError:
@@ -202,6 +209,16 @@ class SchedulerRuns:
             error_summary=[message],
             original_tasks={},
         )
+
+
+def _no_cache_store(program: Program) -> str:
+    cached = [program.graph.names[i] for i in program.cached_tasks()]
+    listed = ", ".join(f"'{name}'" for name in cached[:5]) + (", ..." if len(cached) > 5 else "")
+    return (
+        f"Task{'' if len(cached) == 1 else 's'} {listed} {'has' if len(cached) == 1 else 'have'} cache=Cache(...), but this run has no store "
+        "to keep cache entries in. Pass one: run(store=SQLiteStore('.astrum/runs.db')), or "
+        "AstrumConfig(store=MemoryStore()) for entries that last as long as the process."
+    )
 
 
 def _recorder(

@@ -13,7 +13,9 @@ from types import FunctionType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import TaskRegistrationError
+from ..core._cache import Cache, check_cache
 from ..core._policies import Retry, TaskPolicy, as_retry, check_isolation, check_timeout
+from ._cachecheck import cached_policy
 from ._options import checked_options, default_task_id
 from ._plain import PlainEntry, SpecEntry, analysable, plain_entry
 from ._transport import parse_plain
@@ -45,6 +47,7 @@ class RegisteredTask:
     executor: str | None = None
     #: Set by :meth:`SchedulerRegistry.override`: what runs instead of ``function``.
     implementation: Any = None
+    cache: Cache | None = None
     #: ``@task(map=..., max_parallel=...)``: the mapped parameters (``None``: not mapped), and the most
     #: instances running at once (``None``: no limit of its own).
     map: tuple[str, ...] | None = None
@@ -53,6 +56,8 @@ class RegisteredTask:
     @property
     def policy(self) -> TaskPolicy | None:
         """The task's run policy, or ``None`` for a plain call."""
+        if self.cache is not None:
+            return cached_policy(self)
         if self.retry_policy is None and self.timeout is None and self.isolation == "thread":
             return None
         return TaskPolicy(retry=self.retry_policy, timeout=self.timeout, isolation=self.isolation)
@@ -99,6 +104,7 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        cache: Cache | None = None,
         map: str | Sequence[str] | None = None,
         max_parallel: int | None = None,
     ) -> Callable[[F_], F_]: ...
@@ -117,6 +123,7 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        cache: Cache | None = None,
         map: str | Sequence[str] | None = None,
         max_parallel: int | None = None,
     ) -> Any:
@@ -132,29 +139,19 @@ class TaskTable:
                 process, killed at the timeout).
             pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
             executor: the named executor (``AstrumConfig(executors={...})``) a sync task runs on.
+            cache: reuse results across runs: a :class:`~astrum.Cache` (docs/caching.md).
             map: the parameter(s) to map over: one instance per item, lists zipped (docs/mapping.md).
             max_parallel: the most instances of a mapped task running at once.
 
         Raises:
             TaskRegistrationError: duplicate id, or an invalid option (``retry``, ``map``, ...).
         """
-        if callable(task_id) and not isinstance(task_id, str):
-            return self.task(
-                depends_on=depends_on,
-                data=data,
-                retry=retry,
-                timeout=timeout,
-                isolation=isolation,
-                pool=pool,
-                executor=executor,
-                map=map,
-                max_parallel=max_parallel,
-            )(task_id)
+        tid = None if callable(task_id) and not isinstance(task_id, str) else task_id
 
         def decorator(fn: F_) -> F_:
             self.register(
                 fn,
-                task_id,
+                tid,
                 depends_on=depends_on,
                 data=data,
                 retry=retry,
@@ -162,12 +159,13 @@ class TaskTable:
                 isolation=isolation,
                 pool=pool,
                 executor=executor,
+                cache=cache,
                 map=map,
                 max_parallel=max_parallel,
             )
             return fn
 
-        return decorator
+        return decorator(task_id) if tid is None and task_id is not None else decorator  # type: ignore[arg-type]
 
     def register(
         self,
@@ -181,6 +179,7 @@ class TaskTable:
         isolation: str = "thread",
         pool: str | None = None,
         executor: str | None = None,
+        cache: Cache | None = None,
         map: str | Sequence[str] | None = None,
         max_parallel: int | None = None,
     ) -> RegisteredTask:
@@ -200,10 +199,9 @@ class TaskTable:
             if tid in self._tasks:
                 raise TaskRegistrationError(f"Task '{tid}' already exists in registry '{self.name}'.")
             retry_policy = as_retry(retry, tid)
-            seconds = check_timeout(timeout, tid)
-            mode = check_isolation(isolation, tid)
+            seconds, mode = check_timeout(timeout, tid), check_isolation(isolation, tid)
             named = pool is not None or executor is not None or map is not None or max_parallel is not None
-            mapped = checked_options(tid, fn, pool, executor, map, max_parallel) if named else None
+            mapped = checked_options(tid, fn, pool, executor, map, max_parallel, cache) if named else None
             if data is not None:
                 from ._taskdata import TaskData  # pydantic is only loaded when explicit data is used
 
@@ -226,6 +224,7 @@ class TaskTable:
                 retry_policy=retry_policy,
                 pool=pool,
                 executor=executor,
+                cache=check_cache(cache, tid),
                 map=mapped,
                 max_parallel=max_parallel,
             )

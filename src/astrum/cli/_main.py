@@ -16,6 +16,7 @@ from .._errors import SchedulerError
 from ..store._base import RUN_STATES, age_seconds
 from . import _commands, _graph
 from ._app import UsageError
+from ._cache import add_cache_commands
 from ._output import Output
 
 __all__ = ["build_parser", "main"]
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="astrum",
         description="Run astrum task registries with their runs recorded, list and show past runs, "
-        "resume a run that failed or was interrupted, draw a registry's graph.",
+        "resume a run that failed or was interrupted, draw a registry's graph, list or clear cached results.",
         epilog="Runs are recorded in .astrum/runs.db under the current directory unless --db says "
         "otherwise. See docs/durable-runs.md.",
     )
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_age,
         help="an age such as 30d, 12h, 90m, 45s or 2w; runs still running are never deleted",
     )
+    add_cache_commands(commands, db)
     return parser
 
 

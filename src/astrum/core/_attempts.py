@@ -1,4 +1,5 @@
-"""Running one task under its policy: retries with backoff, per-attempt timeouts, process isolation.
+"""Running one task under its policy: a result cache, retries with backoff, per-attempt timeouts,
+process isolation.
 
 Only tasks with a :class:`~astrum.core._policies.TaskPolicy` come here; plain calls never do.
 """
@@ -14,6 +15,7 @@ from .._errors import TaskTimeoutError
 from ._policies import TaskPolicy
 from ._process import run_in_process
 from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, TIMED_OUT
+from ._rates import RateLimiter
 
 if TYPE_CHECKING:
     from ._engine import Run
@@ -22,9 +24,20 @@ __all__ = ["run_attempts"]
 
 
 async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    """Run a task under its policy: timeouts, isolation, retries with backoff."""
+    """Run a task under its policy: its cache, timeouts, isolation, retries with backoff."""
     policy = run.program.policies[i]
     assert policy is not None
+    if policy.cache is not None:  # served from the run's store, or the attempts below and then stored
+        return await policy.cache.serve(
+            run, i, args, kwargs, lambda: _attempts(run, i, name, args, kwargs, policy)
+        )
+    return await _attempts(run, i, name, args, kwargs, policy)
+
+
+async def _attempts(
+    run: Run, i: int, name: str, args: list[Any], kwargs: dict[str, Any], policy: TaskPolicy
+) -> Any:
+    """Every attempt of a task under its policy, until one completes or the last one fails."""
     retry = policy.retry
     retries = policy.retries
     max_attempts = retries + 1
@@ -80,8 +93,17 @@ async def run_attempts(run: Run, i: int, name: str, args: list[Any], kwargs: dic
             )
             if run.bus is not None:
                 run._task_event("task_retry", i, attempt, error=exc, delay=waited, start=started, end=ended)
-            if waited > 0:
-                await _pause_without_slot(run, i, waited)
+            limiter = run._limiter_of(i) if run._rates is not None else None
+            if limiter is None:
+                if waited > 0:
+                    await _pause_without_slot(run, i, waited)
+                continue
+            # A rate-limited pool: each attempt is a start and takes a token; the wait for it
+            # counts as waited before the attempt, like the backoff.
+            if waited > 0 or limiter.delay(run._now()):
+                waited += await _pause_without_slot(run, i, waited, limiter)
+            waited += await run._wait_for_token(limiter)  # taken meanwhile by another task: rare
+            limiter.take(run._now())
             continue
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then stop the run
             log.append((started, run._now(), FAILED, exc, waited))
@@ -98,11 +120,8 @@ async def _attempt(
     fn = run.program.fns[i]
     timeout = policy.timeout
     expired: list[bool] | None = None
-    if policy.submit is not None:  # a named executor: cancelling the awaitable withdraws its job
-        work: Any = policy.submit(fn, args, kwargs)
-        if timeout is None:
-            return await work
-        return await _with_timeout(run, name, work, timeout, "executor", None, policy.executor)
+    if policy.submit is not None:
+        return await on_executor(run, name, fn, args, kwargs, policy)
     if policy.isolation == "process":
         work = run_in_process(fn, args, kwargs)
     elif timeout is None:
@@ -115,6 +134,24 @@ async def _attempt(
     if timeout is None:
         return await work
     return await _with_timeout(run, name, work, timeout, policy.isolation, expired)
+
+
+async def on_executor(
+    run: Run, name: str, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], policy: TaskPolicy
+) -> Any:
+    """One attempt on the policy's named executor (cancelling it withdraws a queued job); a process
+    worker stops a running job at the attempt's timeout or the run deadline."""
+    assert policy.submit is not None
+    timeout = policy.timeout
+    remaining = run.time_remaining()
+    stop_after = remaining if timeout is None else timeout if remaining is None else min(timeout, remaining)
+    work = policy.submit(fn, args, kwargs, stop_after)
+    if timeout is None:
+        return await work
+    note = f"its job on executor '{policy.executor}' was cancelled"
+    if policy.executor_stops:
+        note += " (and stopped in its worker process if it had started)"
+    return await _with_timeout(run, name, work, timeout, "executor", None, note)
 
 
 async def _in_thread_then_await(
@@ -133,7 +170,7 @@ async def _with_timeout(
     timeout: float,
     isolation: str,
     expired: list[bool] | None = None,
-    executor: str | None = None,
+    executor_note: str | None = None,
 ) -> Any:
     """Await ``work`` for at most ``timeout`` seconds of the run's clock (``expired`` is told when
     the timeout fires)."""
@@ -159,8 +196,8 @@ async def _with_timeout(
         job.exception()  # retrieved: the attempt already counts as timed out
     if isolation == "process":
         note = "its worker process was killed"
-    elif isolation == "executor":
-        note = f"its job on executor '{executor}' was cancelled"
+    elif executor_note is not None:
+        note = executor_note
     elif expired is None:  # an async body (a sync one in a thread is told through ``expired``)
         note = "it was cancelled"
     else:
@@ -168,8 +205,9 @@ async def _with_timeout(
     raise TaskTimeoutError(name, timeout, note)
 
 
-async def _pause_without_slot(run: Run, i: int, seconds: float) -> None:
-    """Sleep between attempts without holding a concurrency slot."""
+async def _pause_without_slot(run: Run, i: int, seconds: float, limiter: RateLimiter | None = None) -> float:
+    """Sleep between attempts without holding a concurrency slot: ``seconds``, then until
+    ``limiter`` (if given) has a free token. Return the seconds slept for the token."""
     semaphore = run.program.semaphore
     run._slotless.add(i)
     run._release_slot()
@@ -177,9 +215,12 @@ async def _pause_without_slot(run: Run, i: int, seconds: float) -> None:
         semaphore.release()
         run._semaphore_released.add(i)
     run._pump()  # the freed slot can start a ready task right away
-    await run.program.clock.sleep(seconds)
+    if seconds > 0:
+        await run.program.clock.sleep(seconds)
+    paced = await run._wait_for_token(limiter) if limiter is not None else 0.0
     if semaphore is not None:
         await semaphore.acquire()
         run._semaphore_released.discard(i)
     await run._acquire_slot()
     run._slotless.discard(i)
+    return paced

@@ -109,6 +109,8 @@ class Run(RunLaunch, RunThreads, RunOutcome, RunSlots):
             if watchdog is not None:
                 watchdog.cancel()
                 await asyncio.wait([watchdog])
+            if self._rate_timers:
+                await self._stop_rate_timers()
             spares = list(self._retired)
             if self._spare is not None:
                 self._spare.dispose()

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TaskTimeoutError
 from ..lifecycle._events import task_event
-from ._attempts import _in_thread_then_await, _with_timeout
+from ._attempts import _in_thread_then_await, _with_timeout, on_executor
 from ._process import run_in_process
 from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, SYNC, TIMED_OUT, AttemptRow
+from ._rates import RateLimiter
 from ._threads import Announced
 
 if TYPE_CHECKING:
@@ -107,8 +108,13 @@ async def instance_attempts(fanout: Fanout, k: int, kwargs: dict[str, Any]) -> A
             )
             if run.bus is not None:
                 emit(fanout, "task_retry", k, attempt, error=exc, delay=waited, start=started, end=ended)
-            if waited > 0:
-                await _pause(fanout, k, waited)
+            pool = fanout.spec.pool  # the mapped node itself holds no pool: its instances do
+            limiter = run._rates[pool] if run._rates is not None and pool >= 0 else None
+            if waited > 0 or (limiter is not None and limiter.delay(run._now())):
+                waited += await _pause(fanout, k, waited, limiter)
+            if limiter is not None:  # each attempt is a start in a rate-limited pool: it takes a token
+                waited += await run._wait_for_token(limiter)  # taken meanwhile by another: rare
+                limiter.take(run._now())
             continue
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then the run stops
             log.append((started, run._now(), FAILED, exc, waited))
@@ -127,11 +133,8 @@ async def _attempt(fanout: Fanout, name: str, fn: Any, kwargs: dict[str, Any]) -
         timeout = policy.timeout
         work: Any = None
         expired: list[bool] | None = None
-        if policy.submit is not None:  # a named executor: cancelling the awaitable withdraws its job
-            work = policy.submit(fn, args, kwargs)
-            if timeout is None:
-                return await work
-            return await _with_timeout(run, name, work, timeout, "executor", None, policy.executor)
+        if policy.submit is not None:
+            return await on_executor(run, name, fn, args, kwargs, policy)
         if policy.isolation == "process":
             work = run_in_process(fn, args, kwargs)
         elif timeout is not None:
@@ -152,8 +155,9 @@ async def _attempt(fanout: Fanout, name: str, fn: Any, kwargs: dict[str, Any]) -
     return value
 
 
-async def _pause(fanout: Fanout, k: int, seconds: float) -> None:
-    """Sleep between attempts without holding a concurrency slot or the run's semaphore."""
+async def _pause(fanout: Fanout, k: int, seconds: float, limiter: RateLimiter | None) -> float:
+    """Sleep between attempts, then until ``limiter`` (if any) has a free token, without holding
+    a concurrency slot or the run's semaphore; return the seconds slept for the token."""
     run = fanout.run
     semaphore = run.program.semaphore
     fanout.paused[k] = 0  # what it holds meanwhile (its pool slot is kept, as a task keeps its own)
@@ -161,12 +165,15 @@ async def _pause(fanout: Fanout, k: int, seconds: float) -> None:
     if semaphore is not None:
         semaphore.release()
     run._pump()  # the freed slot can start a ready task right away
-    await run.program.clock.sleep(seconds)
+    if seconds > 0:
+        await run.program.clock.sleep(seconds)
+    paced = await run._wait_for_token(limiter) if limiter is not None else 0.0
     if semaphore is not None:
         await semaphore.acquire()
         fanout.paused[k] = HELD_SEMAPHORE
     await run._acquire_slot()
     del fanout.paused[k]
+    return paced
 
 
 def emit(fanout: Fanout, kind: str, k: int, attempt: int, **fields: Any) -> None:

@@ -20,6 +20,7 @@ otherwise. When consumers ask for partial results, :func:`gather_partially` lets
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -179,8 +180,8 @@ class Fanout:
         self.kind = program.kinds[i]
         limit = program.concurrency_limit
         caps = [c for c in (spec.max_parallel, limit) if c is not None]
-        if spec.pool >= 0:
-            caps.append(program.pool_limits[spec.pool])
+        if spec.pool >= 0 and program.pool_limits[spec.pool] != math.inf:  # a rate-only pool has no size
+            caps.append(int(program.pool_limits[spec.pool]))
         self.cap = min(caps) if caps else n
         context_params = program.context_params
         # An async call with nothing around it: no attempt log, no events, no slots to wait for.

@@ -144,8 +144,11 @@ class TaskPolicy:
     """Everything beyond a plain call: retries, per-attempt timeout, isolation, executor.
 
     ``submit``, set for a sync task that runs on a named executor, sends one call there:
-    ``submit(fn, args, kwargs)`` returns an awaitable of its result (cancelling it withdraws
-    the job); ``executor`` is that executor's name.
+    ``submit(fn, args, kwargs, stop_after)`` returns an awaitable of its result (cancelling it
+    withdraws a queued job; ``stop_after`` seconds later a process worker stops a running one);
+    ``executor`` is that executor's name, ``executor_stops`` whether it stops running jobs.
+    ``cache``, set for ``@task(cache=...)``, is a :class:`~astrum.core._cache.CachedCall` around
+    all of the task's attempts.
 
     ``fanout``, set for a mapped task, is its :class:`~astrum.core._map_records.MapSpec`: the
     task runs one instance per item (each under the spec's own instance policy) and gathers them.
@@ -154,8 +157,12 @@ class TaskPolicy:
     retry: Retry | None = None
     timeout: float | None = None
     isolation: str = "thread"
-    submit: Callable[[Callable[..., Any], list[Any], dict[str, Any]], Awaitable[Any]] | None = None
+    submit: Callable[[Callable[..., Any], list[Any], dict[str, Any], float | None], Awaitable[Any]] | None = (
+        None
+    )
     executor: str | None = None
+    executor_stops: bool = False
+    cache: Any = None
     fanout: Any = None
 
     @property

@@ -18,6 +18,7 @@ from typing import Any
 from ._clock import REAL_CLOCK, Clock
 from ._graph import Graph
 from ._policies import TaskPolicy
+from ._rates import Rate
 
 __all__ = [
     "ASYNC",
@@ -138,11 +139,15 @@ class Program:
     #: Per task, the index of its named pool or -1 (``None``: no pools at all).
     pools: list[int] | None = None
     pool_names: list[str] = field(default_factory=list)
-    pool_limits: list[int] = field(default_factory=list)
+    #: Per pool, its concurrency limit (``math.inf`` for a pool with a rate only).
+    pool_limits: list[float] = field(default_factory=list)
+    #: Per pool, its rate or ``None`` (``None``: no pool has a rate).
+    pool_rates: list[Rate | None] | None = None
     _threaded: bytearray | None = field(default=None, init=False, repr=False, compare=False)
     _chain_next: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _chained: bool | None = field(default=None, init=False, repr=False, compare=False)
     _inline: bytearray | None = field(default=None, init=False, repr=False, compare=False)
+    _cached: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     #: Code objects of task functions whose first step suspended: their tasks skip the inline
     #: first step (it only pays off for coroutines that finish at once).
     suspending: set[Any] = field(default_factory=set, init=False, repr=False, compare=False)
@@ -203,6 +208,12 @@ class Program:
             self._chain_next = chain if found else None
             self._chained = found
         return self._chain_next
+
+    def cached_tasks(self) -> list[int]:
+        """The tasks whose policy has a result cache (worked out once per program)."""
+        if self._cached is None:
+            self._cached = [i for i, p in enumerate(self.policies) if p is not None and p.cache is not None]
+        return self._cached
 
     @property
     def retries(self) -> list[int]:

@@ -25,6 +25,7 @@ from ._inline import AVAILABLE as _INLINE_AVAILABLE
 from ._inline import Spare
 from ._map_records import InstanceRecords
 from ._program import COMPLETED, NO_RESULT, AttemptRow, Program
+from ._rates import RateLimiter
 from ._threads import Job, WorkerPool
 
 __all__ = ["RunData", "attempt_rows"]
@@ -118,12 +119,24 @@ class RunData:
         self.run_id = uuid.uuid4().hex
         self.context: RunContext[Any] = context if context is not None else RunContext()
         self.bus = bus
+        #: The run store of the run (opaque here): where a cached task's policy looks for entries.
+        self.store: Any = None
+        #: Task index -> ``"hit"`` or ``"miss"`` for cached tasks (``None`` until one is looked up).
+        self.cache_outcomes: dict[int, str] | None = None
         # Named pools: slots in use, tasks waiting for a slot, and how long each waited.
         self._pool_used = [0] * len(program.pool_limits)
         self._pool_waiting: list[deque[Any]] = [
             deque() for _ in program.pool_limits
         ]  # task index or PoolTicket
         self.pool_wait: dict[Any, float] = {}
+        # Rate-limited pools: a limiter per pool (None: no rate), and the timers that wake a
+        # pool's queue when its next token is due (see RunSlots); None when no pool has a rate.
+        rates = program.pool_rates
+        self._rates: list[RateLimiter | None] | None = None
+        self._rate_timers: dict[int, asyncio.Task[None]] | None = None
+        if rates is not None:
+            self._rates = [None if rate is None else RateLimiter(rate.count, rate.period) for rate in rates]
+            self._rate_timers = {}
         # Tasks waiting for a concurrency slot handed back by a task pausing for a retry.
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._slotless: set[int] = set()  # tasks currently pausing without a slot
@@ -183,9 +196,9 @@ class RunData:
         assert self.bus is not None
         if self._start_due and kind != "task_start" and i in self._start_due:
             self._announce_start(i)  # it began, but the worker's word of it is not here yet
-        if attempt == 0:  # the task's last attempt
+        if attempt == 0:  # the task's last attempt (0 for a cache hit: it ran none)
             log = self.attempts.get(i)
-            attempt = len(log) if log else 1
+            attempt = len(log) if log is not None else 1
         wall = self.wall
         self.bus.emit(
             task_event(

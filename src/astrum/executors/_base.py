@@ -2,21 +2,32 @@
 
 The function and its arguments travel as one cloudpickle payload (plain pickle when
 cloudpickle is not installed); the worker sends back its value, or its exception described
-so that its type, message and traceback text survive.
+so that its type, message and traceback text survive. A job may carry a time limit: a
+worker that runs jobs on its main thread (a process pool's) stops the job when it expires,
+with a ``SIGALRM`` that raises inside the job, and stays alive for the next one.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Awaitable, Callable
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..core._process import ProcessTaskError, _describe_raised, _rebuild_raised
 
 __all__ = ["Submit", "dumps", "outcome_of", "pickling_problem", "run_payload"]
 
-#: What the engine calls for one attempt: ``submit(fn, args, kwargs)`` -> awaitable result.
-Submit = Callable[[Callable[..., Any], list[Any], dict[str, Any]], Awaitable[Any]]
+#: What the engine calls for one attempt: ``submit(fn, args, kwargs, stop_after)`` -> awaitable
+#: result; ``stop_after`` (seconds or ``None``) is when the worker should stop the job.
+Submit = Callable[[Callable[..., Any], list[Any], dict[str, Any], float | None], Awaitable[Any]]
+
+
+class JobExpired(BaseException):
+    """Raised inside a job whose time limit expired in its worker (a ``BaseException``, so that
+    the task's own ``except Exception`` does not swallow it)."""
 
 
 def dumps(value: Any) -> bytes:
@@ -43,14 +54,42 @@ def pickling_problem(value: Any) -> str | None:
     return None
 
 
-def run_payload(payload: bytes) -> bytes:
-    """In the worker: run the pickled ``(fn, args, kwargs)``; return the pickled outcome,
-    ``(True, value)`` or ``(False, described exception)``."""
-    fn, args, kwargs = pickle.loads(payload)
+def _expire(signum: int, frame: Any) -> None:
+    raise JobExpired("the job's time limit expired in its worker")
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Stop the job after ``seconds`` where a signal can reach it (the main thread of a worker
+    process); elsewhere (Dask's and thread pools' worker threads) the job runs to its end."""
+    if (
+        seconds is None
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
     try:
-        outcome: tuple[bool, Any] = (True, fn(*args, **kwargs))
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_payload(payload: bytes) -> bytes:
+    """In the worker: run the pickled ``(fn, args, kwargs, stop_after)``; return the pickled
+    outcome, ``(True, value)`` or ``(False, described exception)``."""
+    fn, args, kwargs, stop_after = pickle.loads(payload)
+    try:
+        with _time_limit(stop_after):
+            outcome: tuple[bool, Any] = (True, fn(*args, **kwargs))
     except Exception as exc:
         outcome = (False, _describe_raised(exc))
+    except JobExpired:
+        expired = TimeoutError(f"stopped in its worker after {stop_after:g} s (its time limit)")
+        outcome = (False, _describe_raised(expired))
     try:
         return dumps(outcome)
     except Exception as exc:  # the value cannot be pickled

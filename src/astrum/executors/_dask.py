@@ -46,12 +46,14 @@ def dask_submit(target: Any) -> Submit:
     is made, in a worker thread, at its first job and kept for the process)."""
     client: Any = None if isinstance(target, str) else target
 
-    async def submit(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    async def submit(
+        fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], stop_after: float | None
+    ) -> Any:
         nonlocal client
         loop = asyncio.get_running_loop()
         if client is None:
             client = await loop.run_in_executor(None, _client_for, target)
-        future = client.submit(run_payload, dumps((fn, args, kwargs)), pure=False)
+        future = client.submit(run_payload, dumps((fn, args, kwargs, stop_after)), pure=False)
         done: asyncio.Future[None] = loop.create_future()
 
         def settle() -> None:

@@ -14,14 +14,17 @@ __all__ = ["pool_submit"]
 
 def pool_submit(executor: Executor) -> Submit:
     """The submit callable of ``executor``: a thread pool gets the call itself, any other
-    executor the pickled payload (so a lambda or a closure runs on a process pool)."""
+    executor the pickled payload (so a lambda or a closure runs on a process pool, and a
+    running job is stopped in its worker when its time limit expires)."""
     in_threads = isinstance(executor, ThreadPoolExecutor)
 
-    async def submit(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        if in_threads:
+    async def submit(
+        fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], stop_after: float | None
+    ) -> Any:
+        if in_threads:  # a thread cannot be stopped: the job runs to its end
             future = executor.submit(fn, *args, **kwargs)
         else:
-            future = executor.submit(run_payload, dumps((fn, args, kwargs)))
+            future = executor.submit(run_payload, dumps((fn, args, kwargs, stop_after)))
         try:
             data = await asyncio.wrap_future(future)
         except asyncio.CancelledError:

@@ -45,13 +45,17 @@ class TaskEvent:
     """Something that happened to one task.
 
     ``kind`` is one of ``task_start``, ``task_success``, ``task_failure``,
-    ``task_retry``, ``task_skip``, ``task_cancel``. ``time`` is when it
+    ``task_retry``, ``task_skip``, ``task_cancel``, and for a task with ``cache=``
+    ``task_cache_hit`` (its result came from the cache: no attempt runs, its
+    ``task_success`` follows with ``attempt`` 0) or ``task_cache_miss`` (its
+    attempts run next). ``time`` is when it
     happened (epoch seconds); ``start_time``/``end_time`` bound the failed
     attempt of a retry event, and the whole task (first attempt's start to the
     end) of success, failure and cancel events;
     ``error`` is the exception of a failure or retry; ``delay`` the wait
     before a retry; ``caused_by`` the failed task behind a skip; ``result``
-    the value the task returned, on ``task_success`` (``None`` on the others).
+    the value the task returned, on ``task_success`` and ``task_cache_hit`` (``None``
+    on the others).
     """
 
     kind: str
@@ -136,6 +140,12 @@ class RunHook:
     def on_task_cancel(self, event: TaskEvent) -> Any:
         """A running task was cancelled because the run stopped."""
 
+    def on_task_cache_hit(self, event: TaskEvent) -> Any:
+        """A cached task's result came from the run store's cache (``event.result``); no attempt runs."""
+
+    def on_task_cache_miss(self, event: TaskEvent) -> Any:
+        """A cached task found no entry for its inputs: its attempts run, then its result is cached."""
+
     # Advanced: a hook may also define ``task_context(event, pool)`` (a plain method, not async).
     # The engine then calls it synchronously, as things happen rather than through the
     # dispatcher: once with the ``run_start`` event before any task starts, then with a
@@ -155,6 +165,8 @@ _METHODS = {
     "task_retry": "on_task_retry",
     "task_skip": "on_task_skip",
     "task_cancel": "on_task_cancel",
+    "task_cache_hit": "on_task_cache_hit",
+    "task_cache_miss": "on_task_cache_miss",
 }
 
 

@@ -51,7 +51,8 @@ class TaskStageStatistics:
 class TaskAttemptStatistics:
     """One attempt of one task. ``attempt_number`` counts from 1.
 
-    ``delay_before`` is the backoff delay waited between the previous attempt and this one.
+    ``delay_before`` is the backoff delay waited between the previous attempt and this one
+    (with, in a rate-limited pool, the wait for this attempt's token).
     """
 
     task_name: str
@@ -73,8 +74,12 @@ class TaskExecutionStatistics:
 
     ``start_time``/``end_time`` bound the task's run (slot waiting excluded);
     ``queued_duration`` is the time it was ready but waited for a concurrency
-    slot, ``pool_queued_duration`` the part of it spent waiting for its named ``pool``. ``exception`` is the original exception of a failed task;
+    slot, ``pool_queued_duration`` the part of it spent waiting for its named ``pool`` (a slot or,
+    in a rate-limited pool, a token). ``exception`` is the original exception of a failed task;
     ``caused_by`` names the failed task that stopped a cancelled or skipped one.
+    ``cache`` is ``"hit"`` for a task served from its result cache (completed with no
+    attempt), ``"miss"`` for a cached task that ran, ``None`` for a task without ``cache=``
+    (or one that never started).
     """
 
     task_name: str
@@ -92,6 +97,7 @@ class TaskExecutionStatistics:
     caused_by: str | None = None
     pool: str | None = None
     pool_queued_duration: float = 0.0
+    cache: str | None = None
 
 
 class _LazyField(Generic[_T]):
@@ -295,7 +301,7 @@ def _stat_to_dict(stat: TaskExecutionStatistics) -> dict[str, Any]:
         name: getattr(stat, name)
         for name in (
             "task_name", "stage_id", "start_time", "end_time", "duration", "status", "error_message",
-            "retry", "attempt_count", "queued_duration", "caused_by", "pool", "pool_queued_duration",
+            "retry", "attempt_count", "queued_duration", "caused_by", "pool", "pool_queued_duration", "cache",
         )
     }  # fmt: skip
     data["exception"] = _exception_to_dict(stat.exception)

@@ -118,6 +118,7 @@ class _Parts:
         wall = run.wall
         levels = graph.levels
         retries = program.retries
+        outcomes = run.cache_outcomes or {}
         stats: list[TaskExecutionStatistics] = []
         append = stats.append
         mapped = run.mapped
@@ -174,6 +175,7 @@ class _Parts:
                     ),
                     pool=program.pool_names[pools[i]] if pools is not None and pools[i] >= 0 else None,
                     pool_queued_duration=run.pool_wait.get(i, 0.0),
+                    cache=outcomes.get(i) if outcomes else None,
                 )
             )
         self._add_skipped(stats)

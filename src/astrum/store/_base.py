@@ -4,6 +4,8 @@ A run writes four kinds of record, each as it happens: :class:`RunRecord` once w
 starts, an :class:`AttemptRecord` per attempt that ran a task body, a :class:`TaskRecord`
 per task outcome, and its final state. Writing never waits on disk; reading gives back
 run summaries, the run record, results, and a rebuilt :class:`~astrum.ExecutionReport`.
+A store also keeps the result cache of ``@task(cache=...)``: :class:`CacheEntry` values by
+key, and the leases that make one run compute a key while the others wait.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "RUN_STATES",
     "TASK_STATUSES",
     "AttemptRecord",
+    "CacheEntry",
     "PickleSerializerWarning",
     "RunRecord",
     "RunStore",
@@ -82,7 +85,7 @@ class AttemptRecord:
     ``status`` is ``"completed"``, ``"failed"``, ``"timed_out"`` or ``"cancelled"``; times are
     epoch seconds. For a failed attempt ``error_type`` is the qualified name of the exception's
     type, ``error_message`` its ``str()`` and ``traceback`` the formatted traceback text.
-    ``delay_before`` is the backoff waited before this attempt.
+    ``delay_before`` is the backoff waited before this attempt (and its rate limit's token).
     """
 
     task_id: str
@@ -103,6 +106,8 @@ class TaskRecord:
     ``status`` is a :class:`~astrum.TaskStatus` value or ``"timed_out"``. ``result`` is the
     value of a completed task (the store encodes it when it is recorded); :data:`NO_RESULT`
     for every other task. ``caused_by`` names the failed task that stopped this one.
+    ``cache`` is ``"hit"`` (served from the result cache), ``"miss"`` (a cached task that
+    ran) or ``None`` (no cache).
     """
 
     task_id: str
@@ -116,6 +121,23 @@ class TaskRecord:
     caused_by: str | None = None
     queued_duration: float = 0.0
     pool_queued_duration: float = 0.0
+    cache: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One cached task result.
+
+    ``key`` is the cache key (a sha256 hex digest), ``created`` when the entry was stored
+    (epoch seconds) and ``run_id`` the run that computed it. ``value`` is the decoded result
+    when read by :meth:`RunStore.cache_get`; :data:`NO_RESULT` in listings.
+    """
+
+    key: str
+    task_id: str
+    created: float
+    run_id: str | None = None
+    value: Any = NO_RESULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +251,33 @@ class RunStore(Protocol):
 
     def close(self) -> None:
         """Write what is queued, then release the store; recording afterwards raises."""
+
+    # -- the result cache (``@task(cache=...)``) ------------------------------------------
+
+    async def cache_get(self, key: str, oldest: float | None) -> CacheEntry | None:
+        """The entry of ``key`` with its decoded value, if it was created at or after ``oldest``
+        (epoch seconds; ``None``: any age). Sees every entry put through this store object."""
+        ...
+
+    def cache_put(self, entry: CacheEntry) -> str | None:
+        """Store (or replace) ``entry``, its value encoded now; returns why it cannot be stored, if so."""
+        ...
+
+    async def cache_claim(self, key: str, owner: str, now: float, lease: float) -> bool:
+        """Take the lease on computing ``key`` for ``lease`` seconds, unless another owner holds a
+        live one (not expired, its process alive); ``True`` if ``owner`` holds it now."""
+        ...
+
+    def cache_release(self, key: str, owner: str) -> None:
+        """Give back ``owner``'s lease on ``key`` (after its entry was put, if any)."""
+
+    def cache_clear(self, task_id: str | None = None) -> int:
+        """Delete the entries of ``task_id`` (``None``: every entry); returns how many."""
+        ...
+
+    def cache_entries(self, task_id: str | None = None) -> list[CacheEntry]:
+        """The entries (without values) of ``task_id`` or of every task, newest first."""
+        ...
 
 
 _AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", re.IGNORECASE)

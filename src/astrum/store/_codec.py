@@ -22,6 +22,7 @@ __all__ = [
     "Codec",
     "DecodeError",
     "UnstorableValue",
+    "decode_entry",
     "decode_results",
     "encode_result",
     "warn_unstorable",
@@ -121,6 +122,18 @@ def warn_unstorable(run_id: str, task_id: str, reason: str) -> None:
         ),
         stacklevel=3,
     )
+
+
+def decode_entry(codec_name: str, payload: str | bytes, *, allow_pickle: bool) -> tuple[bool, Any]:
+    """``(True, value)`` of a stored cache entry, or ``(False, None)`` when it cannot be loaded
+    (an unknown codec, pickle not allowed, a class that no longer imports): a miss."""
+    codec = CODECS.get(codec_name)
+    if codec is None or (codec is PICKLE and not allow_pickle):
+        return False, None
+    try:
+        return True, codec.decode(payload)
+    except DecodeError:
+        return False, None
 
 
 def decode_results(

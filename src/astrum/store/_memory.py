@@ -12,13 +12,14 @@ from .._errors import RunStoreError, UnknownRunError
 from ._base import (
     NO_RESULT,
     AttemptRecord,
+    CacheEntry,
     RunRecord,
     RunSummary,
     TaskRecord,
     age_seconds,
     check_filters,
 )
-from ._codec import CODECS, PICKLE, decode_results, encode_result, warn_unstorable
+from ._codec import CODECS, PICKLE, decode_entry, decode_results, encode_result, warn_unstorable
 from ._rebuild import rebuild_report
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class MemoryStore:
         self._codec = CODECS[serializer]
         self._lock = threading.Lock()
         self._runs: dict[str, _StoredRun] = {}
+        self._cache: dict[str, tuple[CacheEntry, str, str | bytes]] = {}  # key -> (entry, codec, payload)
+        self._leases: dict[str, tuple[str, float]] = {}  # key -> (owner, expires)
         self._started = 0
         self._closed = False
 
@@ -186,6 +189,59 @@ class MemoryStore:
         with self._lock:
             self._closed = True
             self._runs.clear()
+            self._cache.clear()
+            self._leases.clear()
+
+    # -- the result cache ---------------------------------------------------------------
+
+    async def cache_get(self, key: str, oldest: float | None) -> CacheEntry | None:
+        with self._lock:
+            self._check_open()
+            found = self._cache.get(key)
+        if found is None or (oldest is not None and found[0].created < oldest):
+            return None
+        entry, codec, payload = found
+        loaded, value = decode_entry(codec, payload, allow_pickle=True)
+        return replace(entry, value=value) if loaded else None
+
+    def cache_put(self, entry: CacheEntry) -> str | None:
+        payload, reason = encode_result(self._codec, entry.value)
+        if payload is None:
+            return reason
+        with self._lock:
+            self._check_open()
+            self._cache.pop(entry.key, None)  # a replaced entry moves last (newest)
+            self._cache[entry.key] = (replace(entry, value=NO_RESULT), self._codec.name, payload)
+        return None
+
+    async def cache_claim(self, key: str, owner: str, now: float, lease: float) -> bool:
+        with self._lock:
+            self._check_open()
+            held = self._leases.get(key)
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            self._leases[key] = (owner, now + lease)
+            return True
+
+    def cache_release(self, key: str, owner: str) -> None:
+        with self._lock:
+            held = self._leases.get(key)
+            if held is not None and held[0] == owner:
+                del self._leases[key]
+
+    def cache_clear(self, task_id: str | None = None) -> int:
+        with self._lock:
+            self._check_open()
+            gone = [k for k, (e, _, _) in self._cache.items() if task_id is None or e.task_id == task_id]
+            for key in gone:
+                del self._cache[key]
+        return len(gone)
+
+    def cache_entries(self, task_id: str | None = None) -> list[CacheEntry]:
+        with self._lock:
+            self._check_open()
+            entries = [e for e, _, _ in self._cache.values() if task_id is None or e.task_id == task_id]
+        return sorted(entries, key=lambda e: e.created, reverse=True)
 
     # -- helpers ------------------------------------------------------------------------
 

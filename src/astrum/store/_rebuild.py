@@ -209,6 +209,7 @@ def _task_statistics(
         exception=exception,
         caused_by=record.caused_by,
         pool_queued_duration=record.pool_queued_duration,
+        cache=record.cache,
     )
 
 

@@ -7,7 +7,8 @@ and return (the store never waits on disk there):
 * ``run_start``: the :class:`RunRecord` (graph shape, config summary, context metadata);
 * ``task_retry``: an :class:`AttemptRecord` for the attempt that failed;
 * ``task_success`` / ``task_failure``: the last attempt and the :class:`TaskRecord`, with
-  the result of a completed task;
+  the result of a completed task (a cache hit ran no attempt: its record alone, marked ``hit``;
+  a task that missed its cache is marked ``miss``);
 * ``run_end``: the cancelled tasks (with their cancelled attempt) and the skipped ones, as
   the report tells them, then the run's final state.
 
@@ -22,6 +23,7 @@ import hashlib
 import inspect
 import json
 import logging
+import math
 import re
 import time
 import traceback
@@ -135,9 +137,17 @@ def _config_summary(program: Program) -> dict[str, Any]:
         "concurrency_limit": program.concurrency_limit,
         "failure_policy": program.failure_policy,
         "deadline": program.deadline,
-        "pools": dict(zip(program.pool_names, program.pool_limits, strict=True)),
+        "pools": {
+            name: limit
+            for name, limit in zip(program.pool_names, program.pool_limits, strict=True)
+            if limit != math.inf  # a pool with a rate only has no concurrency limit
+        },
         "ignore_tail_task": [names[i] for i in sorted(program.tails)],
     }
+    if program.pool_rates is not None:
+        summary["rates"] = {
+            name: rate.text for name, rate in zip(program.pool_names, program.pool_rates, strict=True) if rate
+        }
     policies = {names[i]: _policy_summary(p) for i, p in enumerate(program.policies) if p is not None}
     if policies:
         summary["policies"] = policies
@@ -254,12 +264,14 @@ class Recorder:
     __slots__ = (
         "_attempt_start",
         "_broken",
+        "_cache",
         "_delay",
         "_metadata",
         "namespace",
         "program",
         "resumed_from",
         "reused",
+        "run",
         "run_id",
         "store",
         "targets",
@@ -283,9 +295,12 @@ class Recorder:
         self.resumed_from = resumed_from
         self.reused = tuple(reused)
         self.run_id: str | None = None
+        #: The run being recorded (its clock readings give each task's waits), once it is made.
+        self.run: Any = None
         self._metadata = to_json_safe(dict(context.metadata)) if context is not None else {}
         self._attempt_start: dict[str, float] = {}  # task -> start of its attempt 2, 3, ...
         self._delay: dict[str, float] = {}  # task -> the backoff before its next attempt
+        self._cache: dict[str, str] = {}  # task -> "hit" or "miss", until its outcome is recorded
         self._broken = False
 
     def __call__(self, event: RunEvent | TaskEvent) -> None:
@@ -304,6 +319,8 @@ class Recorder:
                 self._start(event)  # type: ignore[arg-type]
             elif kind == "run_end":
                 self._end(event)  # type: ignore[arg-type]
+            elif kind == "task_cache_hit" or kind == "task_cache_miss":
+                self._cache[event.task_id] = kind[11:]  # type: ignore[union-attr]
         except Warning:
             pass  # a warning the user turned into an error (an unstorable result): the record is queued
         except Exception as exc:
@@ -358,14 +375,66 @@ class Recorder:
         attempt_start, delay = start, 0.0
         if attempt > 1:
             attempt_start = self._attempt_start.pop(task, start)
-            delay = self._delay.pop(task, 0.0)
+            delay = self._waited_before(task, attempt, self._delay.pop(task, 0.0))
         run_id = self.run_id
         assert run_id is not None
         store = self.store
-        store.attempt_finished(
-            run_id, AttemptRecord(task, attempt, "completed", attempt_start, end, delay_before=delay)
+        cache = self._cache.pop(task, None) if self._cache else None
+        if attempt:  # a cache hit ran none
+            store.attempt_finished(
+                run_id, AttemptRecord(task, attempt, "completed", attempt_start, end, delay_before=delay)
+            )
+        queued, pool_wait = self._waits(task)
+        store.task_finished(
+            run_id,
+            TaskRecord(
+                task,
+                "completed",
+                start,
+                end,
+                result=event.result,
+                queued_duration=queued,
+                pool_queued_duration=pool_wait,
+                cache=cache,
+            ),
         )
-        store.task_finished(run_id, TaskRecord(task, "completed", start, end, result=event.result))
+
+    def _waited_before(self, task: str, attempt: int, backoff: float) -> float:
+        """What the run measured as waited before ``attempt`` of ``task`` (its backoff, and the
+        wait for a rate limit's token), else ``backoff``."""
+        run = self.run
+        if run is None or attempt < 2:
+            return backoff
+        i = self.program.graph.index.get(task)
+        if i is not None:
+            log = run.attempts.get(i)
+        else:  # an instance of a mapped task
+            records, k = self._instance(task)
+            log = records.attempts.get(k) if records is not None else None
+        return float(log[attempt - 1][4]) if log is not None and len(log) >= attempt else backoff
+
+    def _waits(self, task: str) -> tuple[float, float]:
+        """How long ``task`` waited from ready to its start, and the part of that spent on its pool."""
+        run = self.run
+        if run is None:
+            return 0.0, 0.0
+        i = self.program.graph.index.get(task)
+        if i is not None:
+            return max(0.0, run.start_at[i] - run.ready_at[i]), run.pool_wait.get(i, 0.0)
+        records, k = self._instance(task)  # an instance of a mapped task
+        if records is None:
+            return 0.0, 0.0
+        return max(0.0, records.start_at[k] - records.ready_at), records.pool_wait.get(k, 0.0)
+
+    def _instance(self, name: str) -> tuple[Any, int]:
+        """The records of the mapped task instance ``name`` (``"embed[3]"``) belongs to, and its index."""
+        run = self.run
+        base, _, rest = name.rpartition("[")
+        i = self.program.graph.index.get(base)
+        mapped = run.mapped if run is not None else None
+        if i is None or mapped is None or i not in mapped or not rest.endswith("]"):
+            return None, 0
+        return mapped[i], int(rest[:-1])
 
     def _failure(self, event: TaskEvent) -> None:
         task = event.task_id
@@ -379,7 +448,7 @@ class Recorder:
         assert run_id is not None
         if event.kind == "task_retry":  # start and end are the failed attempt's
             self._attempt_start.pop(task, None)
-            delay = self._delay.get(task, 0.0)
+            delay = self._waited_before(task, attempt, self._delay.get(task, 0.0))
             self._delay[task] = event.delay
             self.store.attempt_finished(
                 run_id, AttemptRecord(task, attempt, status, start, end, error_type, message, text, delay)
@@ -387,10 +456,13 @@ class Recorder:
             return
         attempt_start = self._attempt_start.pop(task, start) if attempt > 1 else start
         delay = self._delay.pop(task, 0.0)
+        if attempt > 1:
+            delay = self._waited_before(task, attempt, delay)
         store = self.store
         store.attempt_finished(
             run_id, AttemptRecord(task, attempt, status, attempt_start, end, error_type, message, text, delay)
         )
+        queued, pool_wait = self._waits(task)
         store.task_finished(
             run_id,
             TaskRecord(
@@ -401,6 +473,9 @@ class Recorder:
                 error_type=error_type,
                 error_message=message,
                 traceback=text,
+                queued_duration=queued,
+                pool_queued_duration=pool_wait,
+                cache=self._cache.pop(task, None) if self._cache else None,
             ),
         )
 
@@ -442,6 +517,8 @@ class Recorder:
                         stat.end_time,
                         error_message=stat.error_message,
                         caused_by=stat.caused_by,
+                        queued_duration=stat.queued_duration,
+                        pool_queued_duration=stat.pool_queued_duration,
                     ),
                 )
             elif status == "skipped":
@@ -458,4 +535,5 @@ class Recorder:
                 )
         self._attempt_start.clear()
         self._delay.clear()
+        self._cache.clear()
         store.run_finished(run_id, report.execution_state, event.time)

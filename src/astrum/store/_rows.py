@@ -33,7 +33,7 @@ RUN_COLUMNS: Final = (
 )
 TASK_COLUMNS: Final = (
     "task_id, status, start_time, end_time, error_type, error_message, traceback, caused_by, "
-    "queued_duration, pool_queued_duration"
+    "queued_duration, pool_queued_duration, cache"
 )
 
 INSERT_RUN: Final = (
@@ -47,8 +47,8 @@ INSERT_ATTEMPT: Final = (
 )
 INSERT_TASK: Final = (
     "INSERT OR REPLACE INTO tasks (run_id, task_id, status, start_time, end_time, codec, result, unstorable, "
-    "error_type, error_message, traceback, caused_by, queued_duration, pool_queued_duration) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "error_type, error_message, traceback, caused_by, queued_duration, pool_queued_duration, cache) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -105,6 +105,7 @@ def task_row(item: tuple[Any, ...]) -> tuple[Any, ...]:
     return (
         run_id, t.task_id, t.status, t.start_time, t.end_time, codec, payload, unstorable,
         t.error_type, t.error_message, t.traceback, t.caused_by, t.queued_duration, t.pool_queued_duration,
+        t.cache,
     )  # fmt: skip
 
 

@@ -82,6 +82,29 @@ MIGRATIONS: Final[list[tuple[str, tuple[str, ...]]]] = [
         "the tasks a resumed run reused",
         ("ALTER TABLE runs ADD COLUMN reused TEXT",),  # JSON list of task ids; NULL: none
     ),
+    (
+        "the result cache: entries by key, leases on computing a key, each task's cache outcome",
+        (
+            """CREATE TABLE cache (
+                key TEXT PRIMARY KEY,         -- sha256 of task id, code fingerprint, version, inputs
+                task_id TEXT NOT NULL,
+                created REAL NOT NULL,        -- epoch seconds; the ttl is counted from here
+                run_id TEXT,                  -- the run that computed it
+                codec TEXT NOT NULL,
+                value BLOB NOT NULL
+            )""",
+            "CREATE INDEX cache_by_task ON cache (task_id, created)",
+            """CREATE TABLE cache_leases (
+                key TEXT PRIMARY KEY,         -- one run computes a key while the others wait
+                owner TEXT NOT NULL,
+                expires REAL NOT NULL,
+                owner_host TEXT NOT NULL,     -- a lease whose process is gone is free
+                owner_pid INTEGER NOT NULL,
+                owner_token TEXT
+            ) WITHOUT ROWID""",
+            "ALTER TABLE tasks ADD COLUMN cache TEXT",  # 'hit', 'miss'; NULL: no cache
+        ),
+    ),
 ]
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (

@@ -30,6 +30,7 @@ from ._owner import current_owner
 from ._rebuild import rebuild_report
 from ._rows import RUN_COLUMNS, TASK_COLUMNS, present, run_record
 from ._schema import connect, migrate, retry_busy
+from ._sqlite_cache import SQLiteCache
 from ._writer import ATTEMPT, END, RUN, TASK, Writer
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ __all__ = ["SQLiteStore"]
 T = TypeVar("T")
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteCache):
     """A :class:`~astrum.RunStore` in one SQLite file, safe to share between threads and processes.
 
     Recording returns at once: one writer thread takes the queued records and writes them in
@@ -52,7 +53,8 @@ class SQLiteStore:
     Results are encoded on the recording thread, when the task finishes: the stored value is
     the value the task returned, even if a later task mutates it. JSON by default (see
     :mod:`astrum.store._codec`); ``serializer="pickle"`` stores any picklable value, but loading
-    a pickle runs code from the file, so only load files you wrote yourself.
+    a pickle runs code from the file, so only load files you wrote yourself. The file also
+    keeps the result cache of ``@task(cache=...)`` (:mod:`astrum.store._sqlite_cache`).
 
     Args:
         path: the database file; ``.astrum/runs.db`` is the CLI's default.

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .._errors import RunStoreError
+from ._cache_rows import CACHE_KINDS, CLAIM, CLEAR, apply_cache_op
 from ._owner import Owner, owner_alive
 from ._rows import INSERT_ATTEMPT, INSERT_RUN, INSERT_TASK, attempt_row, run_row, task_row
 
@@ -35,6 +36,7 @@ END: Final = 3  # (END, run_id, state, end_time)
 WAIT: Final = 4  # (WAIT, callback(error | None)): called once everything before it is written
 PRUNE: Final = 5  # (PRUNE, cutoff, callback(count | error)): after the batch before it
 STOP: Final = 6  # (STOP,)
+# 7 to 10: the result cache's items (astrum.store._cache_rows).
 
 
 class Writer:
@@ -60,6 +62,20 @@ class Writer:
     def prune(self, cutoff: float) -> int:
         """Delete, after everything queued before, the runs :func:`_prune` selects; returns how many."""
         answer = self._ask(PRUNE, cutoff)
+        if isinstance(answer, BaseException):
+            raise RunStoreError(str(answer)) from answer.__cause__
+        return int(answer or 0)
+
+    def claim(self, key: str, owner: str, now: float, lease: float, me: Owner) -> bool:
+        """Take the lease on computing ``key`` (after everything queued before); see ``_cache_rows``."""
+        answer = self._ask(CLAIM, key, owner, now, lease, me)
+        if isinstance(answer, BaseException):
+            raise RunStoreError(str(answer)) from answer.__cause__
+        return bool(answer)
+
+    def clear_cache(self, task_id: str | None) -> int:
+        """Delete the cache entries of ``task_id`` (``None``: all), after everything queued before."""
+        answer = self._ask(CLEAR, task_id)
         if isinstance(answer, BaseException):
             raise RunStoreError(str(answer)) from answer.__cause__
         return int(answer or 0)
@@ -125,8 +141,10 @@ class Writer:
         ends: list[tuple[Any, ...]] = []
         prunes: list[tuple[float, Callable[[Any], None]]] = []
         waiters: list[Callable[[Any], None]] = []
+        cache_ops: list[tuple[Any, ...]] = []
         stop = False
         pruned: list[int] = []
+        answers: list[Any] = []
         try:
             for item in batch:
                 kind = item[0]
@@ -142,10 +160,14 @@ class Writer:
                     waiters.append(item[1])
                 elif kind == PRUNE:
                     prunes.append((item[1], item[2]))
+                elif kind in CACHE_KINDS:
+                    cache_ops.append(item)
                 else:
                     stop = True
-            if runs or attempts or tasks or ends or prunes:
-                pruned = self._transaction(runs, attempts, tasks, ends, [cutoff for cutoff, _ in prunes])
+            if runs or attempts or tasks or ends or prunes or cache_ops:
+                pruned, answers = self._transaction(
+                    runs, attempts, tasks, ends, [cutoff for cutoff, _ in prunes], cache_ops
+                )
         except Exception as exc:  # the batch is lost: say so to every later flush() and close()
             if self.failure is None:
                 self.failure = RunStoreError(
@@ -154,10 +176,15 @@ class Writer:
                 self.failure.__cause__ = exc
             waiters = [item[1] for item in batch if item[0] == WAIT]
             prunes = [(item[1], item[2]) for item in batch if item[0] == PRUNE]
+            cache_ops = [item for item in batch if item[0] in CACHE_KINDS]
             stop = any(item[0] == STOP for item in batch)
+            answers = []
         error = self.failure
         for k, (_, reply) in enumerate(prunes):
             reply(pruned[k] if k < len(pruned) else error)
+        asking = [item for item in cache_ops if item[0] in (CLAIM, CLEAR)]
+        for k, item in enumerate(asking):
+            item[-1](answers[k] if k < len(answers) else error)
         for wake in waiters:
             wake(error)
         return stop
@@ -169,7 +196,9 @@ class Writer:
         tasks: list[tuple[Any, ...]],
         ends: list[tuple[Any, ...]],
         cutoffs: list[float],
-    ) -> list[int]:
+        cache_ops: list[tuple[Any, ...]],
+    ) -> tuple[list[int], list[Any]]:
+        """Write one batch; returns what each prune deleted and the answer of each claim and clear."""
         conn = self._conn
         started = time.monotonic()
         pause = 0.01
@@ -195,12 +224,17 @@ class Writer:
             if ends:
                 conn.executemany("UPDATE runs SET state = ?, end_time = ? WHERE run_id = ?", ends)
             pruned = [_prune(conn, cutoff) for cutoff in cutoffs]
+            answers: list[Any] = []
+            for item in cache_ops:  # in queue order: a release after its owner's put
+                answer = apply_cache_op(conn, item)
+                if item[0] == CLAIM or item[0] == CLEAR:
+                    answers.append(answer)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # SQLite may have rolled back already (e.g. on SQLITE_FULL)
                 conn.execute("ROLLBACK")
             raise
-        return pruned
+        return pruned, answers
 
 
 def _prune(conn: sqlite3.Connection, cutoff: float) -> int:
@@ -215,6 +249,6 @@ def _prune(conn: sqlite3.Connection, cutoff: float) -> int:
         for run_id, state, host, pid, token in rows
         if state != "running" or not owner_alive(Owner(host, pid, token))
     ]
-    for table in ("attempts", "tasks", "runs"):
+    for table in ("attempts", "tasks", "runs"):  # cache entries outlive the runs that computed them
         conn.executemany(f"DELETE FROM {table} WHERE run_id = ?", gone)
     return len(gone)
