@@ -782,3 +782,17 @@ async def test_instances_cancelled_before_they_began_are_reported_cancelled_with
     assert len(unstarted) >= 4  # on 3.12+ the first instance starts eagerly and may end first
     assert report.total_tasks == 3 + 5
     assert stats["wait"].status == "cancelled" and stats["boom"].status == "failed"
+
+
+def test_a_mapped_task_that_also_asks_for_a_cache_is_refused_at_registration() -> None:
+    registry = SchedulerRegistry("map_and_cache")
+
+    with pytest.raises(TaskRegistrationError) as info:
+
+        @registry.task(map="n", cache=astrum.Cache())
+        async def square(n: Ref[int, F("items")]) -> int:
+            return n * n
+
+    message = str(info.value)
+    assert "Task 'square' sets both map= and cache=" in message
+    assert "Cache the task that produces its list" in message
