@@ -27,7 +27,7 @@ The tree::
     └── StoredTaskError             stands in for a task's exception in a report read from a store
 
 Task failures are never raised by a run: they are recorded in the
-:class:`~astrum.ExecutionReport`, with the original exception object kept
+`ExecutionReport`, with the original exception object kept
 (``TaskInputError``, ``TaskTimeoutError``, ``ProcessTaskError``, ``CacheKeyError`` and the
 mapped-task errors are
 recorded there too).
@@ -152,7 +152,7 @@ class MappedTaskError(SchedulerError):
 
     Attributes:
         task_name: the mapped task.
-        failures: a :class:`~astrum.TaskFailure` per failed instance, in item order.
+        failures: a `TaskFailure` per failed instance, in item order.
         total: how many instances the task had.
         partial: the gathered list, a ``TaskFailure`` in place of each failed instance, when a
             consumer asked for partial results (``None`` otherwise).

@@ -1,4 +1,4 @@
-"""Public home of :class:`AstrumConfig`."""
+"""Public home of `AstrumConfig`."""
 
 from .authoring._config import AstrumConfig as AstrumConfig
 

@@ -1,4 +1,4 @@
-"""Public home of :class:`DynamicScheduler`.
+"""Public home of `DynamicScheduler`.
 
 The planner, report, state and model names Astrum 0.1's ``astrum.scheduler``
 also exposed stay importable from here.

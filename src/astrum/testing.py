@@ -14,7 +14,7 @@ __all__ = ["FakeClock"]
 class FakeClock:
     """A virtual clock for the engine's clock seam (``AstrumConfig(clock=FakeClock())``).
 
-    Time only moves when :meth:`advance` is called or, with ``autojump=True``
+    Time only moves when `advance` is called or, with ``autojump=True``
     (the default), when the event loop has nothing ready to run and somebody
     sleeps on this clock: it then jumps straight to the earliest wake-up time.
     Autojump assumes that everything a test waits for waits on this clock
@@ -22,7 +22,7 @@ class FakeClock:
     do not hold it back.
 
     Args:
-        start: the initial reading of :meth:`now`.
+        start: the initial reading of `now`.
         autojump: jump to the next wake-up whenever the loop is idle.
     """
 
@@ -32,7 +32,7 @@ class FakeClock:
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._ticking = False
-        #: Every duration passed to :meth:`sleep`, in call order (handy for asserting on backoff).
+        #: Every duration passed to `sleep`, in call order (handy for asserting on backoff).
         self.sleeps: list[float] = []
 
     def now(self) -> float:

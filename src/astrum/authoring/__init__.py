@@ -2,6 +2,6 @@
 explicit task data, configuration, the manual ``DynamicScheduler``, and the build that turns
 registered tasks into a program.
 
-May import every layer below it: :mod:`astrum.report`, :mod:`astrum.viz`,
-:mod:`astrum.core`, :mod:`astrum.lifecycle`, :mod:`astrum._errors`.
+May import every layer below it: `astrum.report`, `astrum.viz`,
+`astrum.core`, `astrum.lifecycle`, `astrum._errors`.
 """

@@ -50,7 +50,7 @@ def _shared_callables(task_func_map: Mapping[str, Callable[..., Any]]) -> list[s
 def auto_generate_data_transports(
     task_orders: Sequence[TaskOrder], task_func_map: Mapping[str, Callable[..., Any]]
 ) -> list[TaskData]:
-    """One :class:`TaskData` per task reachable from ``task_orders``, from its annotations.
+    """One `TaskData` per task reachable from ``task_orders``, from its annotations.
 
     Args:
         task_orders: the orders to start from (their dependencies are followed).

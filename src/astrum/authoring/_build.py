@@ -5,7 +5,7 @@ Each stage is a module: ``_sources.py``, ``_checks.py``, ``_edgetypes.py``, ``_c
 A registry of plain functions takes the one-pass build (``_onepass.py``), which applies the
 same rules to the entries made at registration; everything else, and every registry with a
 problem, takes the general build here. Every problem found is collected and raised as one
-:class:`TaskRegistrationError`. A build reads registered tasks and user ``TaskData`` but
+`TaskRegistrationError`. A build reads registered tasks and user ``TaskData`` but
 never modifies them, so a registry can be built any number of times, also concurrently.
 """
 
@@ -48,7 +48,7 @@ def build(
 ) -> BuildResult:
     """Build the selected tasks (all with ``target_tasks=None``) into a program.
 
-    With ``collect_all`` (:meth:`SchedulerRegistry.validate`), unknown targets and
+    With ``collect_all`` (`SchedulerRegistry.validate`), unknown targets and
     dependencies, missing class instances and cycles join the one error too.
     """
     with gc_paused():

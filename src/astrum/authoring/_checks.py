@@ -1,7 +1,7 @@
 """Build stage 2, check signatures: every parameter gets a value it can take, and each task's
 settings fit the build's configuration.
 
-:func:`signature_problems` is the rule both builds follow (a plain function is one the
+`signature_problems` is the rule both builds follow (a plain function is one the
 one-pass build compiles only when it finds nothing); the rest checks the general build's
 tasks and reports problems grouped by kind.
 """
@@ -195,7 +195,7 @@ def _grouped(
 
 
 def _signature_problems(prep: Prepared) -> list[str]:
-    """:func:`signature_problems` of a prepared task: a relation whose annotation, source or data
+    """`signature_problems` of a prepared task: a relation whose annotation, source or data
     item could not be resolved is already reported, so its parameter counts as provided."""
     spec = prep.spec
     if _fed_in_order(spec.params, prep.inputs):

@@ -1,4 +1,4 @@
-"""Build stage 4, compile: per-task lists and a validated graph become a runnable :class:`Program`.
+"""Build stage 4, compile: per-task lists and a validated graph become a runnable `Program`.
 
 Both builds end here: the one-pass build with the entries made at registration, the
 general build with the records it prepared.

@@ -57,15 +57,15 @@ class AstrumConfig:
         deadline: seconds the whole run may take; at the deadline running and ready tasks are
             cancelled (worker processes killed) and the rest skipped.
         clock: the clock the engine sleeps and measures on (default: the real clock;
-            tests pass :class:`astrum.testing.FakeClock`).
-        hooks: :class:`~astrum.RunHook` objects told about the run's events.
+            tests pass `astrum.testing.FakeClock`).
+        hooks: `RunHook` objects told about the run's events.
         pools: named concurrency limits, ``{"llm": 2}``; a task joins one with ``@task(pool="llm")``.
         rates: rate limits of named pools, ``{"llm": "60/min"}`` (``N/s``, ``N/sec``, ``N/second``,
             ``N/min``, ``N/minute``, ``N/h``, ``N/hour``): the pool's tasks start at most N times
             per period, one every ``period / N`` seconds, each attempt of a retried task too.
             A pool may have a rate and no entry in ``pools`` (rate-limited only). The wait for
             a start counts as the task's pool wait.
-        store: a :class:`~astrum.RunStore` (``SQLiteStore(path)``, ``MemoryStore()``) every run
+        store: a `RunStore` (``SQLiteStore(path)``, ``MemoryStore()``) every run
             is recorded into, as it happens; ``None`` (default): nothing is recorded. A
             ``store=`` passed to ``run()`` wins over it.
         progress: draw each run live (counts by status, running tasks, retries; needs

@@ -1,9 +1,9 @@
 """Build stage 3, check edge types: what a task returns must fit what the next task declares.
 
-:func:`edge_problem` is the rule both builds follow for each edge (the one-pass build leaves
+`edge_problem` is the rule both builds follow for each edge (the one-pass build leaves
 a registry with any problem to the general build, which reports them all). With
 ``validate_values`` the general build also checks values on the edges at run time
-(:func:`with_value_check`).
+(`with_value_check`).
 """
 
 from __future__ import annotations

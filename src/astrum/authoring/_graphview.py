@@ -54,6 +54,6 @@ def build_graph(result: BuildResult) -> tuple[list[GraphNode], list[GraphEdge]]:
 
 
 def build_mermaid(result: BuildResult) -> str:
-    """The Mermaid flowchart of a general build (see :meth:`SchedulerRegistry.to_mermaid`)."""
+    """The Mermaid flowchart of a general build (see `SchedulerRegistry.to_mermaid`)."""
     nodes, edges = build_graph(result)
     return mermaid_flowchart(nodes, edges)

@@ -92,7 +92,7 @@ def make_binder(
     *,
     index: Mapping[str, int],
 ) -> Binder:
-    """The binder for a task's inputs: a :class:`WholeBinder` for the common single whole result.
+    """The binder for a task's inputs: a `WholeBinder` for the common single whole result.
 
     ``index`` maps the program's task names to their result slots.
     """

@@ -1,11 +1,11 @@
 """Build rules of mapped tasks (``@task(map="chunk", max_parallel=4)``).
 
-Registration checks the options (:func:`check_map_options`); the build checks that every
-mapped parameter is fed by an upstream result (:func:`map_problems`), that the producer
-gives a list of what the parameter takes (:func:`mapped_edge_problem`: its ``Ref`` type is
+Registration checks the options (`check_map_options`); the build checks that every
+mapped parameter is fed by an upstream result (`map_problems`), that the producer
+gives a list of what the parameter takes (`mapped_edge_problem`: its ``Ref`` type is
 the *item* type), that consumers of a mapped task see ``list[return type]``
-(:func:`produced_type`), and finds the consumers that ask for partial results
-(:func:`accepts_partial`: a ``Ref[list[X | TaskFailure], ...]``). :func:`map_policy`
+(`produced_type`), and finds the consumers that ask for partial results
+(`accepts_partial`: a ``Ref[list[X | TaskFailure], ...]``). `map_policy`
 compiles it all into the task's policy.
 """
 

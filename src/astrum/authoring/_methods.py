@@ -62,7 +62,7 @@ def _lookup_class(owner: tuple[str, str], instances: Sequence[Any]) -> type | No
 
 
 def classify(obj: Any, instances: Sequence[Any]) -> Receiver:
-    """Work out how to call a registered object (see :class:`Receiver`)."""
+    """Work out how to call a registered object (see `Receiver`)."""
     if type(obj) is FunctionType and "." not in obj.__qualname__:
         return Receiver(obj, None, None)  # a module-level function (the common case)
     if isinstance(obj, staticmethod):

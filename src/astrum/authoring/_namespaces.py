@@ -46,7 +46,7 @@ _namespace_stack: ContextVar[tuple[str, ...]] = ContextVar("astrum_namespace_sta
 
 
 def active_namespace() -> str:
-    """The innermost namespace entered with :func:`use_namespace`, else ``"default"``."""
+    """The innermost namespace entered with `use_namespace`, else ``"default"``."""
     stack = _namespace_stack.get()
     return stack[-1] if stack else DEFAULT_NAMESPACE
 
@@ -126,14 +126,14 @@ def task(
     """Decorator registering a function as a task; returns the function unchanged.
 
     The namespace is fixed when the decorator is applied: ``namespace=`` if
-    given, else the innermost :func:`use_namespace`, else ``"default"``.
+    given, else the innermost `use_namespace`, else ``"default"``.
 
     Args:
         task_id: the task's id; defaults to the function's ``__name__``.
         depends_on: ids of tasks that must complete first (checked at build).
         data: explicit data-transport description.
         namespace: the registry to register into.
-        retry: extra attempts after a failure: an int (immediate) or a :class:`Retry` policy.
+        retry: extra attempts after a failure: an int (immediate) or a `Retry` policy.
         timeout: seconds one attempt may take.
         isolation: ``"thread"`` or ``"process"`` (a killable worker process).
         pool: a named concurrency pool (``AstrumConfig(pools={...})``).
@@ -191,7 +191,7 @@ def build_task_orders(
     config: AstrumConfig | None = None,
     visualize: bool = False,
 ) -> list[TaskOrder]:
-    """:meth:`SchedulerRegistry.build_task_orders` on the namespace's registry."""
+    """`SchedulerRegistry.build_task_orders` on the namespace's registry."""
     if config is None and visualize:
         config = AstrumConfig(visualize=True)
     return get_registry(namespace).build_task_orders(target_tasks, config=config)
@@ -208,7 +208,7 @@ def build_scheduler(
     visualize: bool = False,
     context: RunContext[Any] | None = None,
 ) -> Any:
-    """:meth:`SchedulerRegistry.build_scheduler` on the namespace's registry."""
+    """`SchedulerRegistry.build_scheduler` on the namespace's registry."""
     return get_registry(namespace).build_scheduler(
         target_tasks,
         config=config,
@@ -231,7 +231,7 @@ async def run(
 ) -> ExecutionReport:
     """Build and execute the namespace's tasks (or ``target_tasks`` and what they need).
 
-    ``context`` is the :class:`~astrum.RunContext` given to tasks that ask for one.
+    ``context`` is the `RunContext` given to tasks that ask for one.
     ``store`` (else ``config.store``) records the run as it happens, under ``report.run_id``.
     """
     if config is None and visualize:
@@ -253,7 +253,7 @@ async def resume(
     context: RunContext[Any] | None = None,
     allow_changed: bool = False,
 ) -> ExecutionReport:
-    """Resume a recorded run with the tasks of its namespace: see :meth:`SchedulerRegistry.resume`.
+    """Resume a recorded run with the tasks of its namespace: see `SchedulerRegistry.resume`.
 
     ``namespace`` defaults to the namespace the run was recorded under.
 
@@ -282,7 +282,7 @@ def stream(
     config: AstrumConfig | None = None,
     context: RunContext[Any] | None = None,
 ) -> AsyncIterator[RunEvent | TaskEvent]:
-    """Run the namespace's tasks and yield their events as they happen (see :meth:`SchedulerRegistry.stream`)."""
+    """Run the namespace's tasks and yield their events as they happen (see `SchedulerRegistry.stream`)."""
     return get_registry(namespace).stream(target_tasks, config=config, context=context)
 
 
@@ -292,5 +292,5 @@ def to_mermaid(
     *,
     config: AstrumConfig | None = None,
 ) -> str:
-    """:meth:`SchedulerRegistry.to_mermaid` on the namespace's registry (default: the active one)."""
+    """`SchedulerRegistry.to_mermaid` on the namespace's registry (default: the active one)."""
     return get_registry(namespace).to_mermaid(target_tasks, config=config)

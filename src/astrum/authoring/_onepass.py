@@ -1,8 +1,8 @@
 """The one-pass build: a registry of plain functions compiled without per-task build records.
 
 It runs the general build's stages on the entries made at registration (``_plain.py``):
-the graph of their dependencies, :func:`~._edgetypes.edge_problem` on every edge, and
-:func:`~._compile.compile_program`. A registry it does not handle (a task that is not
+the graph of their dependencies, `edge_problem` on every edge, and
+`compile_program`. A registry it does not handle (a task that is not
 plain, an unknown id, a cycle, an edge whose types may not fit) goes to the general build,
 which reports every problem.
 """

@@ -1,6 +1,6 @@
 """What registration derives and checks of a task's options: its default id
-(:func:`default_task_id`), and the options that name things: ``pool=``, ``executor=``, ``map=``
-(:func:`checked_options`). What needs a build (the pool and executor exist, the mapped
+(`default_task_id`), and the options that name things: ``pool=``, ``executor=``, ``map=``
+(`checked_options`). What needs a build (the pool and executor exist, the mapped
 parameters receive lists) is checked by the build.
 """
 

@@ -1,7 +1,7 @@
 """Manual DAGs: ``(name, callable)`` pairs and ``TaskOrder`` objects compiled into a program.
 
 What ``DynamicScheduler`` checks when it is made, and what its first run compiles:
-the same :class:`Program` a registry build makes.
+the same `Program` a registry build makes.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def _context_params(fns: Sequence[TaskCallable]) -> list[tuple[str, ...]] | None
 def _binder_from_task_data(
     task: str, data: TaskData, fn: TaskCallable | None, index: Mapping[str, int]
 ) -> Binder:
-    """Compile explicit :class:`TaskData` inputs into a binder (``index``: the program's task indices).
+    """Compile explicit `TaskData` inputs into a binder (``index``: the program's task indices).
 
     A ``to_relation.index`` is mapped to the parameter at that position, so
     ``index=1`` fills the second parameter (keyword), not the first.
@@ -214,7 +214,7 @@ def _binder_from_task_data(
 
 
 def input_from_item(task: str, item: Any, params: Sequence[str]) -> Input:
-    """Translate one explicit input ``DataItem`` into an :class:`Input`."""
+    """Translate one explicit input ``DataItem`` into an `Input`."""
     source_rel = item.from_relation
     target = item_target(item, params)
     if source_rel is None:

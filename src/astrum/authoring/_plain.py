@@ -2,7 +2,7 @@
 
 Most registries hold module-level functions whose inputs are ``Ref[X, F("task id")]``
 annotations. Everything a build needs from such a task can be worked out when it is
-registered (:func:`plain_entry`), by the rules every build follows: its inputs and
+registered (`plain_entry`), by the rules every build follows: its inputs and
 dependencies (``_sources.py``), that its signature takes them (``_checks.py``), how it is
 called, its return type. The one-pass build (``_onepass.py``) compiles a registry of these
 entries; anything else, and every problem, is left to the general build (``_build.py``).
@@ -53,7 +53,7 @@ class PlainEntry(NamedTuple):
 
     record: RegisteredTask
     kind: int
-    #: What the task waits for: ``depends_on``, then its sources (:func:`task_dependencies`).
+    #: What the task waits for: ``depends_on``, then its sources (`task_dependencies`).
     deps: tuple[str, ...]
     #: The only ``Ref`` input (the common case, kept without a tuple around it), or ``None``.
     only: Input | None
@@ -80,7 +80,7 @@ def plain_entry(
 ) -> SpecEntry | PlainEntry:
     """What a registry keeps of a plain function (a plain call of ``record.function``) parsed as ``spec``.
 
-    A :class:`PlainEntry` unless a ``Ref`` names its source by callable (resolved against
+    A `PlainEntry` unless a ``Ref`` names its source by callable (resolved against
     the whole registry), a parameter is positional-only or variadic, the signature does not
     take its inputs (the general build reports it), the return pushes values (``T(...)``), a
     parameter takes the ``RunContext``, or the task uses an override, process isolation, a

@@ -32,7 +32,7 @@ class Prepared:
         self.record = record
         self.receiver = receiver  # None: a plain call of ``record.function``
         self.spec = spec
-        # Shared empty tuples until :meth:`own` (most tasks never add anything: a million
+        # Shared empty tuples until `own` (most tasks never add anything: a million
         # tasks need no four million empty lists).
         self.inputs: list[Input] = _NOTHING
         self.deps: list[str] = _NOTHING

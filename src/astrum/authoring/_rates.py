@@ -45,7 +45,7 @@ def check_rates(rates: Any) -> dict[str, str]:
 
     Raises:
         ConfigurationTypeError: ``rates`` is not a mapping of strings to strings.
-        ConfigurationError: a rate string is malformed (see :func:`parse_rate`).
+        ConfigurationError: a rate string is malformed (see `parse_rate`).
     """
     if not isinstance(rates, Mapping):
         raise ConfigurationTypeError(

@@ -32,7 +32,7 @@ class SchedulerRegistry(TaskTable):
     """A named set of tasks that can be built into a scheduler and run, any number of times.
 
     Registration is thread-safe. Builds never modify registered tasks or
-    user-supplied :class:`TaskData`, so builds and runs can be repeated and
+    user-supplied `TaskData`, so builds and runs can be repeated and
     can run concurrently.
     """
 
@@ -46,7 +46,7 @@ class SchedulerRegistry(TaskTable):
         concurrency_context: asyncio.Semaphore | None,
     ) -> BuildResult:
         """A build of the selected tasks, reused while the registry is unchanged (see
-        :func:`config_identity` for what the cache key compares)."""
+        `config_identity` for what the cache key compares)."""
         if config.visualize:  # visualising is part of every build the user asks for
             return build(self, target_tasks, config, concurrency_context=concurrency_context)
         targets = None if target_tasks is None else tuple(target_tasks)
@@ -79,7 +79,7 @@ class SchedulerRegistry(TaskTable):
     def build_task_orders(
         self, target_tasks: Sequence[str] | None = None, config: AstrumConfig | None = None
     ) -> list[TaskOrder]:
-        """Validate the selected tasks and return their :class:`TaskOrder` list.
+        """Validate the selected tasks and return their `TaskOrder` list.
 
         Raises:
             TaskRegistrationError: unknown targets or dependencies, bad annotations, type mismatches
@@ -104,11 +104,11 @@ class SchedulerRegistry(TaskTable):
         visualize: bool = False,
         context: RunContext[Any] | None = None,
     ) -> Any:
-        """Build a :class:`~astrum.DynamicScheduler` for the selected tasks (nothing runs yet).
+        """Build a `DynamicScheduler` for the selected tasks (nothing runs yet).
 
         ``config`` wins over the legacy keywords ``ignore_tail_task``, ``silence``
         and ``visualize``; ``concurrency_context`` (a semaphore) is always honoured;
-        ``context`` is the default :class:`~astrum.RunContext` of the scheduler's runs;
+        ``context`` is the default `RunContext` of the scheduler's runs;
         ``config.store`` records each of its runs.
         """
         if config is None:
@@ -135,7 +135,7 @@ class SchedulerRegistry(TaskTable):
     ) -> ExecutionReport:
         """Build and execute the selected tasks; return the report.
 
-        ``context`` is the :class:`~astrum.RunContext` given to tasks that ask for one.
+        ``context`` is the `RunContext` given to tasks that ask for one.
         ``store`` (else ``config.store``) records the run as it happens, under ``report.run_id``.
 
         Raises:
@@ -257,7 +257,7 @@ class SchedulerRegistry(TaskTable):
         the class instances of class-scoped tasks.
 
         Raises:
-            TaskRegistrationError: the tasks do not build (every problem listed, as :meth:`validate`).
+            TaskRegistrationError: the tasks do not build (every problem listed, as `validate`).
         """
         from ._graphview import build_mermaid, drawing_config
 

@@ -26,7 +26,7 @@ class BuildResult:
     """A validated build: the compiled program plus what a scheduler reports about it.
 
     ``prepared`` (per-task build details, used by visualisation) is dropped by
-    :meth:`compact` before a build is cached.
+    `compact` before a build is cached.
     """
 
     registry: TaskTable
@@ -53,7 +53,7 @@ class BuildResult:
 
     @property
     def orders(self) -> list[TaskOrder]:
-        """One :class:`TaskOrder` per selected task (made on demand)."""
+        """One `TaskOrder` per selected task (made on demand)."""
         return orders_from_graph(self.graph)
 
     def compact(self) -> BuildResult:

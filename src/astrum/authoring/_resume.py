@@ -1,6 +1,6 @@
 """Resuming a recorded run: a new run that reuses the stored results of the tasks it completed.
 
-The registry builds the run's targets again; the stored graph (one :class:`TaskShape` per
+The registry builds the run's targets again; the stored graph (one `TaskShape` per
 task: source fingerprint, inputs, dependencies) is compared with the new build, task by task.
 A task whose stored result can still serve the new graph is *reused*: in the new run's
 program it is a coroutine returning the stored value (decoded by the store's codec, exactly
@@ -59,7 +59,7 @@ async def resume_run(
     context: RunContext[Any] | None,
     allow_changed: bool,
 ) -> ExecutionReport:
-    """:meth:`SchedulerRegistry.resume` (see there)."""
+    """`SchedulerRegistry.resume` (see there)."""
     chosen = pick_store(run_id, store, config)
     record = chosen.run(run_id)
     stored = chosen.report(run_id)

@@ -36,10 +36,10 @@ _HOOK_GRACE = 5.0
 class SchedulerRuns:
     """Runs a compiled program and keeps what Astrum 0.1 exposes about the last run.
 
-    The scheduler provides :meth:`_compile` and :attr:`task_order`.
+    The scheduler provides `_compile` and `task_order`.
     """
 
-    #: Hooks told about every run's events (see :class:`~astrum.RunHook`).
+    #: Hooks told about every run's events (see `RunHook`).
     hooks: list[RunHook]
     #: The default RunContext of this scheduler's runs.
     context: RunContext[Any] | None
@@ -107,7 +107,7 @@ class SchedulerRuns:
         report whose ``error_summary`` says what is wrong.
 
         Args:
-            context: the :class:`~astrum.RunContext` for tasks that ask for one
+            context: the `RunContext` for tasks that ask for one
                 (default: the scheduler's ``context``, else an empty one).
 
         Raises:

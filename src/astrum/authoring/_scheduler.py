@@ -27,19 +27,19 @@ class DynamicScheduler(SchedulerRuns):
 
     Args:
         tasks: ``(task_id, callable)`` pairs. Pass functions, not coroutine objects.
-        task_order: one :class:`TaskOrder` per task to run, with its dependencies.
-        task_data_refs: explicit :class:`TaskData` per task id (values injected from upstream results).
+        task_order: one `TaskOrder` per task to run, with its dependencies.
+        task_data_refs: explicit `TaskData` per task id (values injected from upstream results).
         has_data_path: kept for compatibility.
         ignore_tail_task: ids whose completion ``execute()`` does not wait for; they are
             returned, possibly still running, in ``report.tail_tasks``.
         concurrency_context: a semaphore bounding how many tasks run at once.
-        task_retries: extra attempts per task id after a failure (an int or a :class:`~astrum.Retry`).
+        task_retries: extra attempts per task id after a failure (an int or a `Retry`).
         silence: kept for compatibility (astrum logs through the ``astrum`` logger).
         task_timeouts: seconds one attempt of a task may take, per task id.
         task_isolation: ``"thread"`` (default) or ``"process"`` per task id.
         failure_policy: ``"cancel"`` (stop at the first final failure) or ``"continue"``.
         deadline: seconds the whole run may take.
-        clock: the clock to sleep and measure on (tests: :class:`astrum.testing.FakeClock`).
+        clock: the clock to sleep and measure on (tests: `astrum.testing.FakeClock`).
 
     Raises:
         ConfigurationTypeError: ``tasks`` holds duplicate names, non-string names, coroutine
@@ -195,7 +195,7 @@ class DynamicScheduler(SchedulerRuns):
         return self._callables_map
 
     def detect_cycle(self) -> None:
-        """Raise :class:`~astrum.TaskOrderLoopError` if the task orders contain a cycle."""
+        """Raise `TaskOrderLoopError` if the task orders contain a cycle."""
         ExecutionPlanner(self.task_order).detect_cycle()
 
     def get_execute_timeline(self) -> ExecutionPlan:

@@ -1,7 +1,7 @@
 """Build stage 1, resolve sources: which task feeds each input, and what a task waits for.
 
-:func:`ref_input` and :func:`task_dependencies` are the rules both builds follow (the
-one-pass build applies them when a plain function is registered, through :func:`ref_inputs`);
+`ref_input` and `task_dependencies` are the rules both builds follow (the
+one-pass build applies them when a plain function is registered, through `ref_inputs`);
 the rest resolves the relations of the general build's tasks, writing a problem for every
 reference it cannot resolve.
 """

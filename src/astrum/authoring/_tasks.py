@@ -1,6 +1,6 @@
 """The table of registered tasks: ``RegisteredTask`` records and registration.
 
-The build reads a :class:`TaskTable`; ``SchedulerRegistry`` (``_registry.py``, above the
+The build reads a `TaskTable`; ``SchedulerRegistry`` (``_registry.py``, above the
 build) is a table that can also be built, validated and run.
 """
 
@@ -45,7 +45,7 @@ class RegisteredTask:
     retry_policy: Retry | None = None
     pool: str | None = None
     executor: str | None = None
-    #: Set by :meth:`SchedulerRegistry.override`: what runs instead of ``function``.
+    #: Set by `SchedulerRegistry.override`: what runs instead of ``function``.
     implementation: Any = None
     cache: Cache | None = None
     #: ``@task(map=..., max_parallel=...)``: the mapped parameters (``None``: not mapped), and the most
@@ -74,7 +74,7 @@ class TaskTable:
     """Registered tasks by id, in registration order, and what builds keep about them.
 
     Registration is thread-safe. Builds never modify registered tasks or
-    user-supplied :class:`TaskData`, so builds and runs can be repeated and
+    user-supplied `TaskData`, so builds and runs can be repeated and
     can run concurrently.
     """
 
@@ -133,13 +133,13 @@ class TaskTable:
             task_id: the task's id; defaults to the function's ``__name__``.
             depends_on: ids of tasks that must complete first (checked at build).
             data: explicit data-transport description (its ``task_id`` and ``from_tasks`` are filled in).
-            retry: extra attempts after a failure: an int (immediate retries) or a :class:`Retry` policy.
+            retry: extra attempts after a failure: an int (immediate retries) or a `Retry` policy.
             timeout: seconds one attempt may take; a timed-out attempt counts as failed.
             isolation: ``"thread"`` (sync tasks run in a worker thread) or ``"process"`` (a worker
                 process, killed at the timeout).
             pool: a named concurrency pool (``AstrumConfig(pools={...})``) the task runs in.
             executor: the named executor (``AstrumConfig(executors={...})``) a sync task runs on.
-            cache: reuse results across runs: a :class:`~astrum.Cache` (docs/caching.md).
+            cache: reuse results across runs: a `Cache` (docs/caching.md).
             map: the parameter(s) to map over: one instance per item, lists zipped (docs/mapping.md).
             max_parallel: the most instances of a mapped task running at once.
 
@@ -183,7 +183,7 @@ class TaskTable:
         map: str | Sequence[str] | None = None,
         max_parallel: int | None = None,
     ) -> RegisteredTask:
-        """Register ``fn`` (the non-decorator form of :meth:`task`) and return its record."""
+        """Register ``fn`` (the non-decorator form of `task`) and return its record."""
         tid = task_id if task_id is not None else default_task_id(fn)
         if not isinstance(tid, str) or not tid:
             raise TaskRegistrationError(f"Task id must be a non-empty string, got {tid!r}.")

@@ -3,7 +3,7 @@
 A parameter annotated ``Ref[X, F("task", "field")]`` receives ``field`` of
 ``task``'s result; ``-> Ref[X, T("target", "local", "param")]`` pushes part of
 a task's result into another task's parameter. Annotations are parsed once per
-function (:func:`parse_callable`) into a :class:`CallableSpec`; problems are
+function (`parse_callable`) into a `CallableSpec`; problems are
 collected as messages instead of stopping at the first.
 """
 
@@ -208,7 +208,7 @@ class TaskNames(Mapping[str, Any]):
     """Names the string annotations of a build's tasks may use besides their closure and globals.
 
     A task function's name is the registered callable; a task id is the id itself
-    (function names win). :meth:`path_roots` adds the qualified-name paths of the
+    (function names win). `path_roots` adds the qualified-name paths of the
     callables (``Flow.load``, ``Flow.load_static``, ``Flow.load_class`` for methods of a
     class ``Flow`` defined inside a function), used for names the globals do not define.
     Built on first use: most builds evaluate no string.
@@ -507,7 +507,7 @@ def parse_callable(
 
 
 def _parse_full(task_id: str, fn: Any, names: Mapping[str, Any], *, skip_first: bool) -> CallableSpec:
-    """:func:`parse_callable` for every kind of callable and annotation."""
+    """`parse_callable` for every kind of callable and annotation."""
     problems: list[str] = []
     cache: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
 

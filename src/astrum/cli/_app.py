@@ -3,7 +3,7 @@
 ``MODULE`` is a dotted module name, importable from the current directory or ``sys.path``, or
 the path of a ``.py`` file, imported under its file name with its folder first on
 ``sys.path`` (as ``python path/to/app.py`` would see its imports). ``REGISTRY`` is the name
-of a module attribute holding a :class:`~astrum.SchedulerRegistry` (dots reach into
+of a module attribute holding a `SchedulerRegistry` (dots reach into
 attributes); without it, the registry of the ``default`` namespace, where module-level
 ``@task`` functions register.
 """

@@ -1,8 +1,8 @@
 """The five commands: ``run``, ``runs``, ``show``, ``resume`` and ``prune``.
 
-Each takes the parsed arguments and an :class:`Output`, and returns the exit status: 0 when
+Each takes the parsed arguments and an `Output`, and returns the exit status: 0 when
 it did what was asked (a run that completed), 1 for a run that did not complete. Mistakes in
-the input raise :class:`UsageError` (or an astrum error), which ``main`` turns into one
+the input raise `UsageError` (or an astrum error), which ``main`` turns into one
 message and status 2.
 """
 

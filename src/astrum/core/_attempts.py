@@ -1,7 +1,7 @@
 """Running one task under its policy: a result cache, retries with backoff, per-attempt timeouts,
 process isolation.
 
-Only tasks with a :class:`~astrum.core._policies.TaskPolicy` come here; plain calls never do.
+Only tasks with a `TaskPolicy` come here; plain calls never do.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``Cache``: the value ``@task(cache=...)`` takes (ttl, key function, version), checked once.
 
-The engine knows a cached task only through its :class:`~astrum.core._policies.TaskPolicy`:
-``policy.cache`` is a :class:`CachedCall` (made by ``astrum.store``) that serves the task
+The engine knows a cached task only through its `TaskPolicy`:
+``policy.cache`` is a `CachedCall` (made by ``astrum.store``) that serves the task
 from the run's store or runs its attempts. Nothing here reads a store.
 """
 
@@ -88,7 +88,7 @@ class Cache:
 
 
 def check_cache(value: Any, task_id: str) -> Cache | None:
-    """Validate ``cache=`` of ``@task`` (a :class:`Cache` or ``None``)."""
+    """Validate ``cache=`` of ``@task`` (a `Cache` or ``None``)."""
     if value is not None and not isinstance(value, Cache):
         raise TaskRegistrationError(
             f"Task '{task_id}' cache must be a Cache, got {value!r}: write cache=Cache() "

@@ -1,8 +1,8 @@
 """The clock seam: how the engine reads time and sleeps.
 
 The engine never calls ``time`` or ``asyncio.sleep`` directly for timing,
-timeouts, backoff or deadlines; it asks its :class:`Clock`. Tests pass a
-:class:`~astrum.testing.FakeClock` to make those instant and deterministic.
+timeouts, backoff or deadlines; it asks its `Clock`. Tests pass a
+`FakeClock` to make those instant and deterministic.
 """
 
 from __future__ import annotations

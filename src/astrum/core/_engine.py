@@ -1,29 +1,29 @@
 """The event-driven run loop.
 
-A :class:`Run` executes a :class:`~astrum.core._program.Program` once: each task starts the moment its last
+A `Run` executes a `Program` once: each task starts the moment its last
 dependency completes (no stages, no polling), values live in the run's own
 ``results`` dict, and the run's outcome is kept in flat per-task arrays from
 which the report is built.
 
-Invariants kept by :class:`Run`:
+Invariants kept by `Run`:
 
 * a task is launched at most once, and only after every dependency completed;
 * after the first final failure nothing new is launched; tasks that were ready then
   (waiting for a slot or a pool, or queued for a worker thread) are cancelled without running;
 * every launched task either finishes by itself or is cancelled *and awaited*
-  before :meth:`Run.execute` returns or re-raises.
+  before `Run.execute` returns or re-raises.
 
-:class:`Run` is composed of parts that share one ``self`` (declared in
-:class:`~astrum.core._run_data.RunData`), each in a module of its own:
+`Run` is composed of parts that share one ``self`` (declared in
+`RunData`), each in a module of its own:
 
-* :mod:`~astrum.core._run_launch`: the ready queue and the pump, inline first steps, spares;
-* :mod:`~astrum.core._run_threads`: the thread lane, thread results, awaited thread calls;
-* :mod:`~astrum.core._run_slots`: concurrency slots and named pools;
-* :mod:`~astrum.core._run_outcome`: completion, failure, skip and cancel; stop and deadline;
-* :mod:`~astrum.core._run_data`: the shared state, the results view and attempt rows.
+* `_run_launch`: the ready queue and the pump, inline first steps, spares;
+* `_run_threads`: the thread lane, thread results, awaited thread calls;
+* `_run_slots`: concurrency slots and named pools;
+* `_run_outcome`: completion, failure, skip and cancel; stop and deadline;
+* `_run_data`: the shared state, the results view and attempt rows.
 
-This module drives the run (:meth:`Run.execute`) and runs one task in its asyncio task
-(:meth:`Run._node`). The hot path reads straight through ``_pump`` (launch),
+This module drives the run (`Run.execute`) and runs one task in its asyncio task
+(`Run._node`). The hot path reads straight through ``_pump`` (launch),
 ``_node`` or ``_drain_threads`` (a task's end) and ``_complete`` (outcome), which pumps again.
 """
 
@@ -56,7 +56,7 @@ class _InjectionError(Exception):
 
 
 class Run(RunLaunch, RunThreads, RunOutcome, RunSlots):
-    """One execution of a :class:`Program`. Use :meth:`execute` once."""
+    """One execution of a `Program`. Use `execute` once."""
 
     # -- driving -----------------------------------------------------------------------
 

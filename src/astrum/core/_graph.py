@@ -1,7 +1,7 @@
 """Task orders and the compiled, validated task graph.
 
 ``TaskOrder`` is the user-facing description of one task and its dependencies.
-:func:`compile_graph` turns a list of them into a :class:`Graph` of integer
+`compile_graph` turns a list of them into a `Graph` of integer
 indices, checking duplicates, unknown dependencies and cycles in O(V + E)
 without recursion, so graphs of millions of tasks listed in any order validate.
 """
@@ -54,7 +54,7 @@ class TaskOrder:
 
 
 def order_entries(orders: Iterable[TaskOrder]) -> Iterator[tuple[str, Sequence[str]]]:
-    """``(name, dependency names)`` of each order, for :func:`compile_graph`."""
+    """``(name, dependency names)`` of each order, for `compile_graph`."""
     for order in orders:
         deps = order.dependencies
         if not deps:
@@ -101,7 +101,7 @@ class Graph:
 
 
 def compile_graph(entries: Iterable[tuple[str, Sequence[str]]]) -> Graph:
-    """Validate ``(name, dependency names)`` pairs and build a :class:`Graph`.
+    """Validate ``(name, dependency names)`` pairs and build a `Graph`.
 
     Raises:
         TaskDependencyError: a name appears twice, or a dependency is not a listed task.
@@ -246,7 +246,7 @@ def _children(parents: list[tuple[int, ...]], n: int) -> tuple[tuple[int, ...], 
 
 
 def orders_from_graph(graph: Graph) -> list[TaskOrder]:
-    """One :class:`TaskOrder` per task of ``graph``, with ``TaskOrder`` objects as dependencies."""
+    """One `TaskOrder` per task of ``graph``, with ``TaskOrder`` objects as dependencies."""
     orders = [TaskOrder(name) for name in graph.names]
     for order, parents in zip(orders, graph.parents, strict=True):
         if parents:

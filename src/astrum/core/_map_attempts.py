@@ -1,6 +1,6 @@
 """The attempts of one instance of a mapped task: retries, per-attempt timeouts, threads, executors.
 
-The rules are a task's (:mod:`astrum.core._attempts`), applied to an instance: each instance
+The rules are a task's (`astrum.core._attempts`), applied to an instance: each instance
 has its own attempts, its own retries with backoff (pausing without its concurrency slot), its
 own timeout, and runs where the task runs (the event loop, a worker thread, a worker process
 or a named executor). Its events and attempt rows carry its own name (``embed_chunk[3]``).

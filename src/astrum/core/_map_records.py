@@ -1,10 +1,10 @@
 """What a mapped task is, and what its instances leave behind.
 
 A mapped task (``@task(map="chunk")``) stays one node of the compiled program; its policy
-carries a :class:`MapSpec`. When it runs, each instance (``embed_chunk[3]``) is recorded in
-the task's :class:`InstanceRecords`, flat per-instance arrays like the run's own, which the
+carries a `MapSpec`. When it runs, each instance (``embed_chunk[3]``) is recorded in
+the task's `InstanceRecords`, flat per-instance arrays like the run's own, which the
 report, the events and the store read. A failed instance is handed to consumers that ask
-for partial results as a :class:`TaskFailure`.
+for partial results as a `TaskFailure`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class TaskFailure:
 
 @dataclass(frozen=True, slots=True)
 class MapSpec:
-    """How a mapped task fans out (kept in its :class:`~astrum.core._policies.TaskPolicy`).
+    """How a mapped task fans out (kept in its `TaskPolicy`).
 
     Attributes:
         params: the mapped keyword parameters, zipped item by item.

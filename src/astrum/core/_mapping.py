@@ -1,20 +1,20 @@
 """Running a mapped task: one instance per item, concurrently, gathered in item order.
 
-:func:`run_map` is a mapped task's body: the engine calls it where another task's policy
-runs its attempts. It checks the mapped lists, then a :class:`Fanout` starts the instances,
+`run_map` is a mapped task's body: the engine calls it where another task's policy
+runs its attempts. It checks the mapped lists, then a `Fanout` starts the instances,
 each in an asyncio task of its own. An instance takes its slots as a task does, through the
-same counters: a slot of the task's named pool (:meth:`~astrum.core._run_slots.RunSlots._take_pool_slot`,
-parked in the pool's queue as a :class:`~astrum.core._run_slots.PoolTicket` while it is full),
-then a concurrency slot (:meth:`~astrum.core._run_slots.RunSlots._acquire_slot`) and the run's
+same counters: a slot of the task's named pool (`_take_pool_slot`,
+parked in the pool's queue as a `PoolTicket` while it is full),
+then a concurrency slot (`_acquire_slot`) and the run's
 semaphore, if any. The mapped task itself gives its own slot up while its instances run. At
 most ``max_parallel`` instances (and never more than the run or the pool can run) are in
 flight at once, so a map of a million items never holds a million asyncio tasks.
 
-Each instance runs its own attempts (:mod:`astrum.core._map_attempts`), emits its own events
-and leaves its records in :class:`~astrum.core._map_records.InstanceRecords`. A failed
-instance fails the gather (:class:`~astrum._errors.MappedTaskError`): at once under
+Each instance runs its own attempts (`astrum.core._map_attempts`), emits its own events
+and leaves its records in `InstanceRecords`. A failed
+instance fails the gather (`MappedTaskError`): at once under
 ``failure_policy="cancel"`` (the other instances are cancelled), once every instance ended
-otherwise. When consumers ask for partial results, :func:`gather_partially` lets them run.
+otherwise. When consumers ask for partial results, `gather_partially` lets them run.
 """
 
 from __future__ import annotations

@@ -147,10 +147,10 @@ class TaskPolicy:
     ``submit(fn, args, kwargs, stop_after)`` returns an awaitable of its result (cancelling it
     withdraws a queued job; ``stop_after`` seconds later a process worker stops a running one);
     ``executor`` is that executor's name, ``executor_stops`` whether it stops running jobs.
-    ``cache``, set for ``@task(cache=...)``, is a :class:`~astrum.core._cache.CachedCall` around
+    ``cache``, set for ``@task(cache=...)``, is a `CachedCall` around
     all of the task's attempts.
 
-    ``fanout``, set for a mapped task, is its :class:`~astrum.core._map_records.MapSpec`: the
+    ``fanout``, set for a mapped task, is its `MapSpec`: the
     task runs one instance per item (each under the spec's own instance policy) and gathers them.
     """
 

@@ -50,7 +50,7 @@ _Raised = tuple[bytes | None, str | None, str, str, str]
 
 
 def _describe_raised(exc: BaseException) -> _Raised:
-    """In the worker: ``exc`` as a :data:`_Raised` (plain values that always reach the parent)."""
+    """In the worker: ``exc`` as a `_Raised` (plain values that always reach the parent)."""
     try:
         data: bytes | None = pickle.dumps(exc)
         problem = None
@@ -67,7 +67,7 @@ def _describe_raised(exc: BaseException) -> _Raised:
 
 
 def _rebuild_raised(raised: _Raised) -> BaseException:
-    """In the parent: the worker's exception, or a :class:`ProcessTaskError` describing it."""
+    """In the parent: the worker's exception, or a `ProcessTaskError` describing it."""
     data, problem, type_name, message, traceback_text = raised
     if data is not None:
         try:

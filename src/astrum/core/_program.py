@@ -1,6 +1,6 @@
 """A compiled, runnable DAG and the vocabulary the engine shares with reports.
 
-A :class:`Program` is everything a run needs, compiled once by a registry build
+A `Program` is everything a run needs, compiled once by a registry build
 or by ``DynamicScheduler``: the graph, one callable, binder and policy per task,
 and run-wide settings.
 """
@@ -98,8 +98,8 @@ def callable_kind(fn: Callable[..., Any]) -> int:
 class Binder:
     """Builds one task's call arguments from the run's results.
 
-    Subclasses implement :meth:`bind`; ``needs_await`` tells the engine to
-    pass the arguments through :meth:`resolve` (for awaitable injected values).
+    Subclasses implement `bind`; ``needs_await`` tells the engine to
+    pass the arguments through `resolve` (for awaitable injected values).
     """
 
     __slots__ = ()

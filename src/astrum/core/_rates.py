@@ -1,6 +1,6 @@
 """Rate limits of named pools: a rate, and the limiter that paces a pool's starts by it.
 
-A :class:`RateLimiter` hands out one token every ``period / count`` seconds, with a burst
+A `RateLimiter` hands out one token every ``period / count`` seconds, with a burst
 of one: each start is at least that long after the previous one, so any window of length
 ``period`` holds at most ``count`` starts (a bucket that starts full would let ``2 * count``
 through in the first period). It is pure and clock-driven: the caller passes the time.
@@ -27,8 +27,8 @@ class Rate:
 class RateLimiter:
     """Paces starts to at most ``count`` per ``period`` seconds, evenly spread.
 
-    Call :meth:`delay` with the current time: ``0.0`` means a token is free now, and
-    :meth:`take` spends it (with no wait in between, so nothing else takes it first).
+    Call `delay` with the current time: ``0.0`` means a token is free now, and
+    `take` spends it (with no wait in between, so nothing else takes it first).
     Tokens fall on a grid of ``period / count`` steps from the first start of a busy
     stretch; times are computed from the grid, not summed step by step, so floating point
     never lets one more start into a window.
@@ -57,7 +57,7 @@ class RateLimiter:
         return wait if wait > 0.0 else 0.0
 
     def take(self, now: float) -> None:
-        """Spend the token free at ``now`` (the caller checked :meth:`delay` first).
+        """Spend the token free at ``now`` (the caller checked `delay` first).
 
         Raises:
             RuntimeError: no token is free at ``now``.

@@ -1,10 +1,10 @@
 """The state of one run, and the data its report is made of.
 
-:class:`RunData` is the base of :class:`~astrum.core._engine.Run`. It declares, once, the
+`RunData` is the base of `Run`. It declares, once, the
 attributes every part of the engine shares on one ``self``: per-task arrays (results,
 outcomes, clock readings), the ready queue and its counters, thread, slot and pool
 bookkeeping. It also serves what is read once the run is over (the results view,
-:func:`attempt_rows`, epoch times) and what tasks and hooks see while it runs (the
+`attempt_rows`, epoch times) and what tasks and hooks see while it runs (the
 ``RunContext`` view, task events).
 """
 
@@ -39,7 +39,7 @@ _ZEROS = (0.0,)
 
 
 class RunData:
-    """The shared state of a :class:`~astrum.core._engine.Run` and what its report reads."""
+    """The shared state of a `Run` and what its report reads."""
 
     def __init__(
         self, program: Program, context: RunContext[Any] | None = None, bus: EventBus | None = None

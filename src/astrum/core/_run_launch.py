@@ -1,10 +1,10 @@
 """Launching ready tasks: the pump, inline first steps and spare tasks.
 
-:meth:`RunLaunch._pump` takes ready tasks off the queue, at most ``_LAUNCH_BATCH`` per
+`RunLaunch._pump` takes ready tasks off the queue, at most ``_LAUNCH_BATCH`` per
 loop turn, and starts each the cheapest way it can: a thread-lane sync task goes to a
 worker thread, an async task on Python 3.11 runs its first step inline in a spare asyncio
-task (see :mod:`astrum.core._inline`), any other becomes an asyncio task running
-:meth:`~astrum.core._engine.Run._node` (eagerly on 3.12+).
+task (see `astrum.core._inline`), any other becomes an asyncio task running
+`_node` (eagerly on 3.12+).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _consume_tail_outcome(task: asyncio.Future[Any]) -> None:
 
 
 class RunLaunch(RunData):
-    """The ready queue and the ways a task starts (a part of :class:`~astrum.core._engine.Run`)."""
+    """The ready queue and the ways a task starts (a part of `Run`)."""
 
     def _pump(self) -> None:
         """Launch ready tasks (iteratively: eager tasks that finish at once only enqueue).

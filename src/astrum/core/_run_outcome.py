@@ -25,7 +25,7 @@ logger = logging.getLogger("astrum")
 
 class RunOutcome(RunData):
     """Completion, failure, skip and cancel bookkeeping; stop and deadline (a part of
-    :class:`~astrum.core._engine.Run`)."""
+    `Run`)."""
 
     # -- a task ends -----------------------------------------------------------------------
 

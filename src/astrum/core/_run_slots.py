@@ -2,20 +2,20 @@
 
 A task holds one slot of the run's ``concurrency_limit`` while it runs, and one slot of
 its named pool if it has one. A task pausing between attempts gives its slot up (see
-:mod:`astrum.core._attempts`); when it resumes, a slot handed back is passed straight to it.
+`astrum.core._attempts`); when it resumes, a slot handed back is passed straight to it.
 A task that finds its pool full waits in the pool's queue, longest-waiting first.
 
-A pool with a rate (:mod:`astrum.core._rates`) also paces its starts: a task starts only
+A pool with a rate (`astrum.core._rates`) also paces its starts: a task starts only
 when the pool has a free slot *and* a token is free, and takes the token as it starts.
 Until then it waits in the same queue, holding neither a pool slot nor a concurrency slot;
 a timer sleeping on the run's clock hands the queue's head to the pump when the next token
-is due. A retry takes a token too (:meth:`RunSlots._wait_for_token`). Pools without a rate
+is due. A retry takes a token too (`RunSlots._wait_for_token`). Pools without a rate
 pay one ``is None`` check per pooled task.
 
 An instance of a mapped task takes its slots the same way, through the same counters, queue
-and tokens (:meth:`RunSlots._take_pool_slot`, :meth:`RunSlots._acquire_slot`): it waits in
-its pool's queue as a :class:`PoolTicket` instead of a task index, and is woken by
-:meth:`RunSlots._wake_parked`.
+and tokens (`RunSlots._take_pool_slot`, `RunSlots._acquire_slot`): it waits in
+its pool's queue as a `PoolTicket` instead of a task index, and is woken by
+`RunSlots._wake_parked`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class PoolTicket:
         self.waiter: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
-        """Its turn came: it tries :meth:`RunSlots._take_pool_slot` again."""
+        """Its turn came: it tries `RunSlots._take_pool_slot` again."""
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -45,7 +45,7 @@ class PoolTicket:
 
 class RunSlots(RunData):
     """Taking and releasing concurrency slots and pool slots (a part of
-    :class:`~astrum.core._engine.Run`)."""
+    `Run`)."""
 
     def _leave(self, i: int) -> None:
         self.running.pop(i, None)
@@ -59,7 +59,7 @@ class RunSlots(RunData):
     def _take_pool_slot(self, i: int | PoolTicket, pool: int) -> bool:
         """Take a slot of ``pool`` for task ``i`` (or a mapped task's instance's ticket); if the pool
         is full (or its next token is not due), park ``i`` in its queue and return ``False``
-        (:meth:`_wake_parked` hands it its turn)."""
+        (`_wake_parked` hands it its turn)."""
         rates = self._rates
         if rates is not None:
             limiter = rates[pool]
@@ -76,7 +76,7 @@ class RunSlots(RunData):
 
     async def _wait_pool_slot(self, pool: int) -> float | None:
         """Take a slot of ``pool`` for an instance of a mapped task, waiting in the pool's queue
-        (as a :class:`PoolTicket`) while it is full; return how long it waited (``None``: not at all)."""
+        (as a `PoolTicket`) while it is full; return how long it waited (``None``: not at all)."""
         ticket = PoolTicket()
         try:
             while not self._take_pool_slot(ticket, pool):

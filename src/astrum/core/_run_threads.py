@@ -1,15 +1,15 @@
 """Sync tasks in worker threads, and how their outcomes come back to the loop.
 
 A sync task with nothing to await around it (the thread lane, see
-:meth:`~astrum.core._program.Program.threaded`) runs straight in a worker thread with no
+`threaded`) runs straight in a worker thread with no
 asyncio task: its job waits in the run's own queue until a worker takes it, and its
 outcome is queued by the worker and accounted for on the loop in batches
-(:meth:`RunThreads._drain_threads`). A worker may run a chained child at once
-(:meth:`RunThreads._follow_in_thread`). Other sync calls (policies, tail tasks) await a
-future of the worker pool from their asyncio task (:meth:`RunThreads._in_thread`).
+(`RunThreads._drain_threads`). A worker may run a chained child at once
+(`RunThreads._follow_in_thread`). Other sync calls (policies, tail tasks) await a
+future of the worker pool from their asyncio task (`RunThreads._in_thread`).
 
 When hooks listen, a sync body's ``task_start`` is sent when a worker takes its job
-(:class:`~astrum.core._threads.Announced`): a job withdrawn unstarted at a stop gets none.
+(`Announced`): a job withdrawn unstarted at a stop gets none.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["RunThreads"]
 
 class RunThreads(RunData):
     """The thread lane, thread results and awaited thread calls (a part of
-    :class:`~astrum.core._engine.Run`)."""
+    `Run`)."""
 
     # -- the thread lane ---------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ class RunThreads(RunData):
         """Called in a worker thread when a sync task returns or raises.
 
         Returns the next job for the same thread: the task's chained child (see
-        :meth:`Program.chain_next`), already marked started, or ``None``.
+        `Program.chain_next`), already marked started, or ``None``.
         """
         now = self._now()
         follow = None

@@ -125,7 +125,7 @@ class WorkerPool:
 
 
 class ThreadCall:
-    """One job of :meth:`WorkerPool.run_in_thread`: its future, and a way to withdraw it."""
+    """One job of `WorkerPool.run_in_thread`: its future, and a way to withdraw it."""
 
     __slots__ = ("future", "loop", "queued")
 

@@ -171,7 +171,7 @@ _METHODS = {
 
 
 def fn_hook(**callbacks: Callable[[Any], Any]) -> RunHook:
-    """A :class:`RunHook` from callables: ``fn_hook(on_task_failure=alert, on_run_end=log)``.
+    """A `RunHook` from callables: ``fn_hook(on_task_failure=alert, on_run_end=log)``.
 
     Raises:
         ConfigurationTypeError: a keyword that is not a hook method, or a value that is not
@@ -198,7 +198,7 @@ class EventBus:
     """Delivers one run's events, in order, to hooks (via a dispatcher task), to stream queues
     and to listeners.
 
-    A listener is called with each event inside :meth:`emit`, on the loop, before ``emit``
+    A listener is called with each event inside `emit`, on the loop, before ``emit``
     returns: it must be quick and must not raise.
     """
 
@@ -289,7 +289,7 @@ TaskContext = Callable[[Event, "str | None"], None]
 
 
 def _task_context(hooks: list[RunHook]) -> TaskContext | None:
-    """The ``task_context`` methods of ``hooks`` (see :class:`RunHook`) called as one; one that
+    """The ``task_context`` methods of ``hooks`` (see `RunHook`) called as one; one that
     raises is logged and never changes the run's outcome."""
     methods = [(h, m) for h in hooks if (m := getattr(h, "task_context", None)) is not None]
     if not methods:

@@ -2,7 +2,7 @@
 
 ``AstrumConfig(hooks=[OpenTelemetryHook()])`` traces every run. This package imports
 ``opentelemetry-api``; ``import astrum`` never imports it. It sits just above
-:mod:`astrum.lifecycle`: it may import the lifecycle and :mod:`astrum._errors` only.
+`astrum.lifecycle`: it may import the lifecycle and `astrum._errors` only.
 """
 
 try:

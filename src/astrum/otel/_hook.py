@@ -1,7 +1,7 @@
 """The OpenTelemetry hook: a span per run, per task and per attempt.
 
 Spans are opened as things happen, through the hook's ``task_context`` (see
-:class:`~astrum.RunHook`): the run span when the run starts, a task span and its first
+`RunHook`): the run span when the run starts, a task span and its first
 attempt span when the task's body is about to begin, each later attempt's span when it
 begins. The attempt span is made current in the task's own context, so spans the task's
 code opens nest under it. Spans are ended, with the times the events carry, when the hook

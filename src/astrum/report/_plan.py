@@ -48,7 +48,7 @@ class ExecutionPlan:
     original_tasks: list[TaskOrder] = field(default_factory=list)
 
     def set_original_tasks(self, tasks: Sequence[TaskOrder]) -> None:
-        """Remember the task orders this plan was made from (for :meth:`get_dependency_graph_info`)."""
+        """Remember the task orders this plan was made from (for `get_dependency_graph_info`)."""
         self.original_tasks = list(tasks)
 
     def get_dependency_graph_info(self) -> str:
@@ -79,7 +79,7 @@ class ExecutionPlan:
 
 
 def graph_from_orders(orders: Sequence[TaskOrder]) -> Graph:
-    """Validate task orders and compile them (see :func:`astrum.core._graph.compile_graph`)."""
+    """Validate task orders and compile them (see `astrum.core._graph.compile_graph`)."""
     return compile_graph(order_entries(orders))
 
 
@@ -171,7 +171,7 @@ class ExecutionPlanner:
         graph_from_orders(self.task_order)
 
     def detect_cycle(self) -> None:
-        """Raise :class:`TaskOrderLoopError` if the orders contain a cycle."""
+        """Raise `TaskOrderLoopError` if the orders contain a cycle."""
         graph_from_orders(self.task_order)
 
     def get_execute_timeline(self) -> ExecutionPlan:

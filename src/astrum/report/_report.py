@@ -144,10 +144,10 @@ class ExecutionReport:
     ``replace`` work), compared by identity so that it stays hashable (run-end
     events hold it). ``task_statistics``, ``stage_statistics``,
     ``original_tasks``, ``task_return_set`` and ``critical_path`` are made when
-    first read. Besides Astrum 0.1's fields it offers :attr:`results` (task id ->
-    return value), :attr:`exceptions` (task id -> original exception),
-    :attr:`critical_path`, :meth:`to_dict` and :meth:`to_json`. ``str(report)``,
-    :meth:`render`, :meth:`to_mermaid_gantt` and :meth:`to_html` show where the time went.
+    first read. Besides Astrum 0.1's fields it offers `results` (task id ->
+    return value), `exceptions` (task id -> original exception),
+    `critical_path`, `to_dict` and `to_json`. ``str(report)``,
+    `render`, `to_mermaid_gantt` and `to_html` show where the time went.
     """
 
     total_start_time: float = 0.0
@@ -241,7 +241,7 @@ class ExecutionReport:
         }
 
     def to_json(self, **kwargs: Any) -> str:
-        """:meth:`to_dict` serialised with :func:`json.dumps` (``kwargs`` are passed on)."""
+        """`to_dict` serialised with `json.dumps` (``kwargs`` are passed on)."""
         return json.dumps(self.to_dict(), **kwargs)
 
     def __repr__(self) -> str:
@@ -260,7 +260,7 @@ class ExecutionReport:
         return summary_text(self)
 
     def render(self, console: Console | None = None) -> None:
-        """Print :meth:`__str__`'s view with rich (``pip install 'astrum[viz]'``)."""
+        """Print `__str__`'s view with rich (``pip install 'astrum[viz]'``)."""
         from ..viz._summary import render_report
 
         render_report(self, console)

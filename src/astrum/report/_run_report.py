@@ -1,7 +1,7 @@
-"""Turn a finished :class:`~astrum.core._engine.Run` into an :class:`~astrum.ExecutionReport`.
+"""Turn a finished `Run` into an `ExecutionReport`.
 
-The report reads only the run's data (:class:`~astrum.core._run_data.RunData`): its counts
-and summary are made at once, its per-task parts (:class:`_Parts`) on first access.
+The report reads only the run's data (`RunData`): its counts
+and summary are made at once, its per-task parts (`_Parts`) on first access.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The run store contract: the records a run writes, the summaries it lists, the ``RunStore`` protocol.
 
-A run writes four kinds of record, each as it happens: :class:`RunRecord` once when it
-starts, an :class:`AttemptRecord` per attempt that ran a task body, a :class:`TaskRecord`
+A run writes four kinds of record, each as it happens: `RunRecord` once when it
+starts, an `AttemptRecord` per attempt that ran a task body, a `TaskRecord`
 per task outcome, and its final state. Writing never waits on disk; reading gives back
-run summaries, the run record, results, and a rebuilt :class:`~astrum.ExecutionReport`.
-A store also keeps the result cache of ``@task(cache=...)``: :class:`CacheEntry` values by
+run summaries, the run record, results, and a rebuilt `ExecutionReport`.
+A store also keeps the result cache of ``@task(cache=...)``: `CacheEntry` values by
 key, and the leases that make one run compute a key while the others wait.
 """
 
@@ -41,7 +41,7 @@ __all__ = [
 
 
 class _NoResult:
-    """The type of :data:`NO_RESULT`."""
+    """The type of `NO_RESULT`."""
 
     _instance: _NoResult | None = None
 
@@ -103,8 +103,8 @@ class AttemptRecord:
 class TaskRecord:
     """The final outcome of one task of a run.
 
-    ``status`` is a :class:`~astrum.TaskStatus` value or ``"timed_out"``. ``result`` is the
-    value of a completed task (the store encodes it when it is recorded); :data:`NO_RESULT`
+    ``status`` is a `TaskStatus` value or ``"timed_out"``. ``result`` is the
+    value of a completed task (the store encodes it when it is recorded); `NO_RESULT`
     for every other task. ``caused_by`` names the failed task that stopped this one.
     ``cache`` is ``"hit"`` (served from the result cache), ``"miss"`` (a cached task that
     ran) or ``None`` (no cache).
@@ -130,7 +130,7 @@ class CacheEntry:
 
     ``key`` is the cache key (a sha256 hex digest), ``created`` when the entry was stored
     (epoch seconds) and ``run_id`` the run that computed it. ``value`` is the decoded result
-    when read by :meth:`RunStore.cache_get`; :data:`NO_RESULT` in listings.
+    when read by `RunStore.cache_get`; `NO_RESULT` in listings.
     """
 
     key: str
@@ -178,7 +178,7 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """One row of :meth:`RunStore.runs`: a run's identity, state, times and task counts.
+    """One row of `RunStore.runs`: a run's identity, state, times and task counts.
 
     ``total`` counts the tasks of the run's graph; ``failed`` counts failed and timed-out tasks.
     """
@@ -199,7 +199,7 @@ class RunStore(Protocol):
     """Where runs are recorded as they happen, and read back later.
 
     Writing methods are called from the event loop (or several loops and threads at once)
-    and return at once: they queue the record and never wait on disk. :meth:`flush` waits
+    and return at once: they queue the record and never wait on disk. `flush` waits
     until everything recorded so far is durable. Reading methods see everything recorded
     through the same store object, and what other processes committed.
     """
@@ -214,7 +214,7 @@ class RunStore(Protocol):
         """Record a task's outcome; a completed task's result is encoded now.
 
         A result that cannot be encoded is recorded as unstorable, with the reason, and an
-        :class:`UnstorableResultWarning` naming the task is emitted; nothing is raised for it.
+        `UnstorableResultWarning` naming the task is emitted; nothing is raised for it.
         """
 
     def run_finished(self, run_id: str, state: str, end_time: float) -> None:
@@ -230,11 +230,11 @@ class RunStore(Protocol):
         ...
 
     def run(self, run_id: str) -> RunRecord:
-        """The record ``run_id`` started with. Raises :class:`~astrum.UnknownRunError`."""
+        """The record ``run_id`` started with. Raises `UnknownRunError`."""
         ...
 
     def report(self, run_id: str) -> ExecutionReport:
-        """The report of ``run_id`` rebuilt from its records. Raises :class:`~astrum.UnknownRunError`."""
+        """The report of ``run_id`` rebuilt from its records. Raises `UnknownRunError`."""
         ...
 
     def results(self, run_id: str) -> dict[str, Any]:
@@ -285,7 +285,7 @@ _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 def age_seconds(older_than: float | timedelta | str) -> float:
-    """``older_than`` of :meth:`RunStore.prune` in seconds: a number of seconds, a timedelta or ``"30d"``.
+    """``older_than`` of `RunStore.prune` in seconds: a number of seconds, a timedelta or ``"30d"``.
 
     Raises:
         ValueError: a negative age, or a string that is not a number followed by s, m, h, d or w.

@@ -1,13 +1,13 @@
 """Serving a cached task (``@task(cache=...)``) from its run's store, one computation per key.
 
-:class:`CachedTask` is the ``cache`` of a task's :class:`~astrum.core._policies.TaskPolicy`.
+`CachedTask` is the ``cache`` of a task's `TaskPolicy`.
 For each call it works out the cache key, looks it up in the run's store and, on a miss,
 runs the task's attempts and puts the result. Single flight: in this process the first run
 asking for a key computes it and the others wait for it (a flight per store and key); across
 processes (and store objects) the store's lease decides, and the others poll the store. A
 waiter looks the key up again once the computation ended: a hit, or (the owner failed, its
 result could not be stored) it computes in turn. A lease whose process is gone is free; on
-another host it expires after :data:`LEASE` seconds.
+another host it expires after `LEASE` seconds.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _land(slot: tuple[int, str]) -> None:
 
 
 class CachedTask:
-    """The result cache of one task: its :class:`~astrum.Cache` and its code fingerprint."""
+    """The result cache of one task: its `Cache` and its code fingerprint."""
 
     __slots__ = ("_fingerprint", "_fn", "cache", "task_id")
 
@@ -91,7 +91,7 @@ class CachedTask:
         return f"CachedTask({self.task_id!r}, {self.cache!r})"
 
     def key(self, run: Run, i: int, args: list[Any], kwargs: dict[str, Any]) -> str:
-        """The cache key of this call. Raises :class:`~astrum.CacheKeyError`."""
+        """The cache key of this call. Raises `CacheKeyError`."""
         fn = run.program.fns[i]
         if fn is not self._fn:
             self._fn, self._fingerprint = fn, source_fingerprint(fn)

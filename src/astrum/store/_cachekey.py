@@ -1,10 +1,10 @@
 """Cache keys: a sha256 over the task id, its code fingerprint, the cache version and a
 canonical form of its injected inputs (or of what ``Cache(key=...)`` returns).
 
-The canonical form is the store's tagged JSON (:mod:`._tags`) with sorted dict keys, sets and
+The canonical form is the store's tagged JSON (`._tags`) with sorted dict keys, sets and
 non-string-keyed dicts in sorted order: equal inputs give equal text in any process. A value
 it cannot write (an open file, a client, an object of a class it does not know) is refused
-with a :class:`~astrum.CacheKeyError` naming the task and the parameter.
+with a `CacheKeyError` naming the task and the parameter.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _sorted(tree: Any) -> Any:
 
 
 def canonical(value: Any) -> str:
-    """The canonical text of ``value``. Raises :class:`~astrum.store._tags.UnstorableValue`."""
+    """The canonical text of ``value``. Raises `UnstorableValue`."""
     if is_plain(value):
         try:
             return _dumps(value)

@@ -1,7 +1,7 @@
-"""Result serialization: JSON (with the tagged forms of :mod:`._tags`) by default, or pickle.
+"""Result serialization: JSON (with the tagged forms of `._tags`) by default, or pickle.
 
 A store encodes a completed task's result when it is recorded and decodes it when it is
-read; :func:`encode_result` turns a value that cannot be encoded into a reason, never an error.
+read; `encode_result` turns a value that cannot be encoded into a reason, never an error.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ class Codec:
     name: str
 
     def encode(self, value: Any) -> str | bytes:
-        """The stored form of ``value``. Raises :class:`UnstorableValue` with the reason."""
+        """The stored form of ``value``. Raises `UnstorableValue` with the reason."""
         raise NotImplementedError
 
     def decode(self, payload: str | bytes) -> Any:
-        """The value of a stored payload. Raises :class:`DecodeError` with the reason."""
+        """The value of a stored payload. Raises `DecodeError` with the reason."""
         raise NotImplementedError
 
 
@@ -140,7 +140,7 @@ def decode_results(
     run_id: str, rows: Iterable[tuple[str, str, str | bytes]], *, allow_pickle: bool
 ) -> dict[str, Any]:
     """``{task: value}`` from ``(task, codec name, payload)`` rows; a row that cannot be loaded is
-    left out with an :class:`UnstorableResultWarning` naming the task."""
+    left out with an `UnstorableResultWarning` naming the task."""
     results: dict[str, Any] = {}
     for task_id, codec_name, payload in rows:
         codec = CODECS.get(codec_name)

@@ -47,9 +47,9 @@ class _StoredRun:
 
 
 class MemoryStore:
-    """A :class:`~astrum.RunStore` that keeps its records in memory, for tests and short scripts.
+    """A `RunStore` that keeps its records in memory, for tests and short scripts.
 
-    It behaves like :class:`~astrum.SQLiteStore`: results are encoded when recorded (so a
+    It behaves like `SQLiteStore`: results are encoded when recorded (so a
     result that the file store could not keep is unstorable here too) and decoded when read.
     Nothing survives the process. Every method is thread-safe.
 
@@ -185,7 +185,7 @@ class MemoryStore:
         return len(old)
 
     def close(self) -> None:
-        """Release the records; using the store afterwards raises :class:`~astrum.RunStoreError`."""
+        """Release the records; using the store afterwards raises `RunStoreError`."""
         with self._lock:
             self._closed = True
             self._runs.clear()

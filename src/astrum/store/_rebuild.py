@@ -1,7 +1,7 @@
-"""Rebuild an :class:`~astrum.ExecutionReport` from the records of a stored run.
+"""Rebuild an `ExecutionReport` from the records of a stored run.
 
 Everything a report holds is rebuilt, except what no record keeps: the original exception
-objects (a :class:`StoredTaskError` stands in for each, with the type name, message and
+objects (a `StoredTaskError` stands in for each, with the type name, message and
 traceback text), the planning time (``0.0``) and the retry limits (taken as the number of
 attempts that ran, minus one).
 """

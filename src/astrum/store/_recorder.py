@@ -1,18 +1,18 @@
 """Recording a run into a run store, as it happens, from the run's events.
 
-A :class:`Recorder` listens to one run's :class:`~astrum.lifecycle._events.EventBus`: it is
+A `Recorder` listens to one run's `EventBus`: it is
 called inside ``emit()``, on the loop, and turns each event into store calls, which queue
 and return (the store never waits on disk there):
 
-* ``run_start``: the :class:`RunRecord` (graph shape, config summary, context metadata);
-* ``task_retry``: an :class:`AttemptRecord` for the attempt that failed;
-* ``task_success`` / ``task_failure``: the last attempt and the :class:`TaskRecord`, with
+* ``run_start``: the `RunRecord` (graph shape, config summary, context metadata);
+* ``task_retry``: an `AttemptRecord` for the attempt that failed;
+* ``task_success`` / ``task_failure``: the last attempt and the `TaskRecord`, with
   the result of a completed task (a cache hit ran no attempt: its record alone, marked ``hit``;
   a task that missed its cache is marked ``miss``);
 * ``run_end``: the cancelled tasks (with their cancelled attempt) and the skipped ones, as
   the report tells them, then the run's final state.
 
-What the store records about the graph (:class:`TaskShape` per task, the graph's
+What the store records about the graph (`TaskShape` per task, the graph's
 fingerprint, the config summary) is worked out once per compiled program and kept on it.
 """
 
@@ -61,7 +61,7 @@ class GraphFacts:
 
 
 def graph_facts(program: Program) -> GraphFacts:
-    """The :class:`GraphFacts` of ``program``, worked out on first use and kept on the program."""
+    """The `GraphFacts` of ``program``, worked out on first use and kept on the program."""
     facts = program.store_facts
     if facts is None:
         facts = program.store_facts = _graph_facts(program)

@@ -42,7 +42,7 @@ T = TypeVar("T")
 
 
 class SQLiteStore(SQLiteCache):
-    """A :class:`~astrum.RunStore` in one SQLite file, safe to share between threads and processes.
+    """A `RunStore` in one SQLite file, safe to share between threads and processes.
 
     Recording returns at once: one writer thread takes the queued records and writes them in
     batches, one transaction each, in WAL mode, so readers (the ``astrum`` CLI, another
@@ -52,9 +52,9 @@ class SQLiteStore(SQLiteCache):
 
     Results are encoded on the recording thread, when the task finishes: the stored value is
     the value the task returned, even if a later task mutates it. JSON by default (see
-    :mod:`astrum.store._codec`); ``serializer="pickle"`` stores any picklable value, but loading
+    `astrum.store._codec`); ``serializer="pickle"`` stores any picklable value, but loading
     a pickle runs code from the file, so only load files you wrote yourself. The file also
-    keeps the result cache of ``@task(cache=...)`` (:mod:`astrum.store._sqlite_cache`).
+    keeps the result cache of ``@task(cache=...)`` (`astrum.store._sqlite_cache`).
 
     Args:
         path: the database file; ``.astrum/runs.db`` is the CLI's default.
@@ -258,7 +258,7 @@ class SQLiteStore(SQLiteCache):
     def prune(self, *, older_than: float | timedelta | str) -> int:
         """Delete finished and interrupted runs older than ``older_than`` (by end, else start, time).
 
-        ``older_than`` is seconds, a :class:`~datetime.timedelta` or a string such as ``"30d"``,
+        ``older_than`` is seconds, a `timedelta` or a string such as ``"30d"``,
         ``"12h"`` or ``"90m"``. A run whose process is still recording it is never deleted.
         Returns the number of runs deleted.
         """

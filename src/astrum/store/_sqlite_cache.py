@@ -1,4 +1,4 @@
-"""The result cache of :class:`~astrum.SQLiteStore`: entries and leases in the store's file.
+"""The result cache of `SQLiteStore`: entries and leases in the store's file.
 
 Puts and releases are queued for the writer thread like any record. Claims and clears wait
 for the writer (so they follow this store's own earlier writes); lookups read a snapshot
@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 class SQLiteCache:
-    """The ``cache_*`` methods of the :class:`~astrum.store._base.RunStore` protocol, over SQLite."""
+    """The ``cache_*`` methods of the `RunStore` protocol, over SQLite."""
 
     _codec: Codec
     _writer: Writer

@@ -1,4 +1,4 @@
-"""The writer thread of :class:`~astrum.SQLiteStore`: one thread, fed by a queue, one transaction per batch.
+"""The writer thread of `SQLiteStore`: one thread, fed by a queue, one transaction per batch.
 
 Callers put tuples on the queue and return at once. The thread takes whatever has queued up
 (up to ``MAX_BATCH`` items), writes it in one ``BEGIN IMMEDIATE ... COMMIT`` and then wakes
@@ -60,7 +60,7 @@ class Writer:
         self._ask(WAIT)
 
     def prune(self, cutoff: float) -> int:
-        """Delete, after everything queued before, the runs :func:`_prune` selects; returns how many."""
+        """Delete, after everything queued before, the runs `_prune` selects; returns how many."""
         answer = self._ask(PRUNE, cutoff)
         if isinstance(answer, BaseException):
             raise RunStoreError(str(answer)) from answer.__cause__

@@ -1,9 +1,9 @@
 """Renderers: rich terminal views of plans, builds and reports (install ``astrum[viz]``), the
 Mermaid graph and Gantt, the "why was it slow" analysis and the self-contained HTML run page.
 
-The public door ``astrum.viz`` and its renderers. Sits below :mod:`astrum.report` so that a
-report's methods can call it: at run time it may import only :mod:`astrum.core`,
-:mod:`astrum.lifecycle` and :mod:`astrum._errors`; reports and builds are read by attribute
+The public door ``astrum.viz`` and its renderers. Sits below `astrum.report` so that a
+report's methods can call it: at run time it may import only `astrum.core`,
+`astrum.lifecycle` and `astrum._errors`; reports and builds are read by attribute
 and named only in type hints.
 """
 

@@ -87,7 +87,7 @@ def run_bars(report: ExecutionReport) -> list[Bar]:
 
 
 def section_order(statuses: set[str]) -> list[str]:
-    """The statuses present, in :data:`STATUS_ORDER` first, then the others sorted."""
+    """The statuses present, in `STATUS_ORDER` first, then the others sorted."""
     return [s for s in STATUS_ORDER if s in statuses] + sorted(statuses.difference(STATUS_ORDER))
 
 
@@ -96,7 +96,7 @@ def _ms(seconds: float) -> int:
 
 
 def mermaid_gantt(report: ExecutionReport) -> str:
-    """The run as a Mermaid ``gantt`` (see :meth:`ExecutionReport.to_mermaid_gantt`).
+    """The run as a Mermaid ``gantt`` (see `ExecutionReport.to_mermaid_gantt`).
 
     Times are milliseconds after the run's start (``dateFormat x``); every bar of a
     critical-path task is tagged ``crit``, completed attempts ``done``.

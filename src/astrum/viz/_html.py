@@ -201,7 +201,7 @@ def page_html(report: ExecutionReport) -> str:
 
 
 def write_html(report: ExecutionReport, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`page_html` to ``path`` (UTF-8) and return the path."""
+    """Write `page_html` to ``path`` (UTF-8) and return the path."""
     target = Path(path)
     target.write_text(page_html(report), encoding="utf-8")
     return target

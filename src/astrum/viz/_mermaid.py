@@ -1,6 +1,6 @@
 """A task graph as a Mermaid ``flowchart``: data edges labelled, execution-only edges dashed.
 
-The graph arrives as plain :class:`GraphNode` and :class:`GraphEdge` values (the build
+The graph arrives as plain `GraphNode` and `GraphEdge` values (the build
 makes them, see ``astrum.authoring._graphview``), so this module needs no build types.
 Node ids are ``t0``, ``t1``, ... (valid Mermaid ids whatever the task names); names
 and labels are quoted, and characters Mermaid would read as syntax become entity codes.

@@ -1,8 +1,8 @@
 """Live progress: a rich display of a run as it goes (``AstrumConfig(progress=True)``).
 
-:class:`ProgressHook` is a run hook: it counts the run's events and a rich ``Live`` display
+`ProgressHook` is a run hook: it counts the run's events and a rich ``Live`` display
 draws, a few times per second, the counts by status, the running tasks with their elapsed
-time, and the retries. :func:`progress_hook` decides from the ``progress`` setting whether a
+time, and the retries. `progress_hook` decides from the ``progress`` setting whether a
 run gets one: never when the output is not a terminal (unless forced) or rich is missing.
 """
 
@@ -84,7 +84,7 @@ def progress_hook(progress: Any) -> ProgressHook | None:
 class ProgressHook(RunHook):
     """Draws a run live on ``console``: counts by status, running tasks and their elapsed time, retries.
 
-    The display starts with the run and stops at its end; :meth:`stop` also stops it (the
+    The display starts with the run and stops at its end; `stop` also stops it (the
     scheduler calls it after a run that failed or was cancelled, whatever events were delivered).
     """
 

@@ -1,6 +1,6 @@
 """Why was a run slow: the critical path taken apart, the tasks with slack, the time lost waiting.
 
-:func:`analyse` reads only public report fields (so stored runs work too) and returns plain
+`analyse` reads only public report fields (so stored runs work too) and returns plain
 data; ``astrum.viz._summary`` writes it out as plain text and with rich.
 """
 

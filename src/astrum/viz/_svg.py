@@ -1,6 +1,6 @@
 """Inline SVG drawings of a run: the Gantt (a bar per attempt) and the task graph (layers by level).
 
-Layouts are plain numbers (:func:`gantt_layout`, :func:`graph_layout`) computed before any
+Layouts are plain numbers (`gantt_layout`, `graph_layout`) computed before any
 markup is written, so a test can tell where a bar must appear on the page.
 """
 
