@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import TaskTimeoutError
-from ._policies import TaskPolicy
+from ._policies import Retry, TaskPolicy
 from ._process import run_in_process
 from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, TIMED_OUT
 from ._rates import RateLimiter
@@ -39,8 +39,7 @@ async def _attempts(
 ) -> Any:
     """Every attempt of a task under its policy, until one completes or the last one fails."""
     retry = policy.retry
-    retries = policy.retries
-    max_attempts = retries + 1
+    max_attempts = policy.retries + 1
     log = run.attempts.setdefault(i, [])
     waited = 0.0
     context_params = run.program.context_params
@@ -66,31 +65,10 @@ async def _attempts(
             log.append(
                 (started, ended, TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED, exc, waited)
             )
-            text = str(exc)  # upstream's lines end with the message alone
-            if attempt == max_attempts:
-                if retries:
-                    run.error_summary.append(
-                        f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: {text}"
-                    )
+            delay = retry_delay(run, name, attempt, retry, max_attempts, exc, ended)
+            if delay is None:
                 raise
-            assert retry is not None
-            if not retry.retries_error(exc):
-                run.error_summary.append(
-                    f"Task '{name}' attempt {attempt}/{max_attempts} failed with {type(exc).__name__}, "
-                    f"which its retry policy does not retry (on={tuple(t.__name__ for t in retry.on)}): {text}"
-                )
-                raise
-            waited = retry.delay_before(attempt + 1)
-            if run.deadline_at is not None and ended + waited >= run.deadline_at:
-                run.error_summary.append(
-                    f"Task '{name}' attempt {attempt}/{max_attempts} failed; not retried: the next attempt "
-                    f"would start after the run deadline: {text}"
-                )
-                raise
-            run.error_summary.append(
-                f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
-                f"{max_attempts - attempt} retries left: {text}"
-            )
+            waited = delay
             if run.bus is not None:
                 run._task_event("task_retry", i, attempt, error=exc, delay=waited, start=started, end=ended)
             limiter = run._limiter_of(i) if run._rates is not None else None
@@ -111,6 +89,48 @@ async def _attempts(
         log.append((started, run._now(), COMPLETED, None, waited))
         return value
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def retry_delay(
+    run: Run,
+    name: str,
+    attempt: int,
+    retry: Retry | None,
+    max_attempts: int,
+    exc: BaseException,
+    ended: float,
+) -> float | None:
+    """After ``attempt`` of task (or instance) ``name`` failed with ``exc`` at ``ended``: the
+    seconds to wait before the next attempt, or ``None`` when there is none (it was the last, its
+    policy does not retry that error, or the next would start after the run deadline). The
+    run's error summary gets the line that says which."""
+    text = str(exc)  # upstream's lines end with the message alone
+    retries = max_attempts - 1
+    if attempt == max_attempts:
+        if retries:
+            run.error_summary.append(
+                f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: {text}"
+            )
+        return None
+    assert retry is not None
+    if not retry.retries_error(exc):
+        run.error_summary.append(
+            f"Task '{name}' attempt {attempt}/{max_attempts} failed with {type(exc).__name__}, "
+            f"which its retry policy does not retry (on={tuple(t.__name__ for t in retry.on)}): {text}"
+        )
+        return None
+    delay = retry.delay_before(attempt + 1)
+    if run.deadline_at is not None and ended + delay >= run.deadline_at:
+        run.error_summary.append(
+            f"Task '{name}' attempt {attempt}/{max_attempts} failed; not retried: the next attempt "
+            f"would start after the run deadline: {text}"
+        )
+        return None
+    run.error_summary.append(
+        f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
+        f"{max_attempts - attempt} retries left: {text}"
+    )
+    return delay
 
 
 async def _attempt(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TaskTimeoutError
 from ..lifecycle._events import task_event
-from ._attempts import _in_thread_then_await, _with_timeout, on_executor
+from ._attempts import _in_thread_then_await, _with_timeout, on_executor, retry_delay
 from ._process import run_in_process
 from ._program import ASYNC, CANCELLED, COMPLETED, FAILED, SYNC, TIMED_OUT, AttemptRow
 from ._rates import RateLimiter
@@ -38,8 +38,7 @@ async def instance_attempts(fanout: Fanout, k: int, kwargs: dict[str, Any]) -> A
     name = rec.name(k)
     policy = fanout.policy
     retry = policy.retry if policy is not None else None
-    retries = policy.retries if policy is not None else 0
-    max_attempts = retries + 1
+    max_attempts = (policy.retries if policy is not None else 0) + 1
     log: list[AttemptRow] = rec.attempts.setdefault(k, [])
     context_params = run.program.context_params
     params = context_params[i] if context_params is not None else ()
@@ -81,31 +80,10 @@ async def instance_attempts(fanout: Fanout, k: int, kwargs: dict[str, Any]) -> A
             log.append(
                 (started, ended, TIMED_OUT if isinstance(exc, TaskTimeoutError) else FAILED, exc, waited)
             )
-            text = str(exc)
-            if attempt == max_attempts:
-                if retries:
-                    run.error_summary.append(
-                        f"Task '{name}' exhausted {retries} retries after {max_attempts} attempts: {text}"
-                    )
+            delay = retry_delay(run, name, attempt, retry, max_attempts, exc, ended)
+            if delay is None:
                 raise
-            assert retry is not None
-            if not retry.retries_error(exc):
-                run.error_summary.append(
-                    f"Task '{name}' attempt {attempt}/{max_attempts} failed with {type(exc).__name__}, "
-                    f"which its retry policy does not retry (on={tuple(t.__name__ for t in retry.on)}): {text}"
-                )
-                raise
-            waited = retry.delay_before(attempt + 1)
-            if run.deadline_at is not None and ended + waited >= run.deadline_at:
-                run.error_summary.append(
-                    f"Task '{name}' attempt {attempt}/{max_attempts} failed; not retried: the next attempt "
-                    f"would start after the run deadline: {text}"
-                )
-                raise
-            run.error_summary.append(
-                f"Task '{name}' attempt {attempt}/{max_attempts} failed; retrying with "
-                f"{max_attempts - attempt} retries left: {text}"
-            )
+            waited = delay
             if run.bus is not None:
                 emit(fanout, "task_retry", k, attempt, error=exc, delay=waited, start=started, end=ended)
             pool = fanout.spec.pool  # the mapped node itself holds no pool: its instances do
