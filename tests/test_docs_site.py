@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 EXAMPLES = ROOT / "examples"
 PAGES = sorted(DOCS.rglob("*.md"))
-PYTHON_BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```", re.M | re.S)
+PYTHON_BLOCK = re.compile(r"^```(?:python|py|pycon)\b[^\n]*\n(.*?)^```", re.M | re.S)  # any Python fence
 INCLUDE = re.compile(r'--8<-- "([^":]+)(?::([\w-]+))?"')
 
 # The examples that dedicated tests run with their own checks (the rest of examples/ runs below).
@@ -96,6 +96,13 @@ def test_the_rule_refuses_a_plain_python_block() -> None:
     assert classify('--8<-- "examples/docs/quickstart.py:nope"\n').endswith("no such section")
     assert classify('--8<-- "examples/docs/quickstart.py:run"\n') == "include"
     assert classify(">>> 1 + 1\n2\n") == "doctest"
+
+
+@pytest.mark.parametrize("fence", ["python", "py", "pycon", "python title=x.py"])
+def test_the_rule_sees_every_python_fence(fence: str, tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(f"# A page\n\n```{fence}\nprint('hello')\n```\n\n```text\nnot code\n```\n")
+    assert python_blocks(page) == ["print('hello')\n"]
 
 
 def test_the_pages_include_examples_and_hold_doctests() -> None:
