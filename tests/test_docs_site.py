@@ -213,7 +213,9 @@ def chinese_pages() -> list[tuple[Path, Path]]:
 
 
 @pytest.mark.parametrize(("english", "chinese"), chinese_pages(), ids=lambda p: p.name)
-def test_a_chinese_page_keeps_every_block_and_directive_of_its_english_page(english: Path, chinese: Path) -> None:
+def test_a_chinese_page_keeps_every_block_and_directive_of_its_english_page(
+    english: Path, chinese: Path
+) -> None:
     en, zh = english.read_text(encoding="utf-8"), chinese.read_text(encoding="utf-8")
 
     assert FENCED.findall(zh) == FENCED.findall(en)  # code, output and diagrams are shared
