@@ -20,7 +20,7 @@ from .._errors import ResumeError
 from ..core._map_records import instance_name
 from ..core._program import ASYNC, Program
 from ..store._base import TaskShape, UnstorableResultWarning
-from ..store._recorder import graph_facts
+from ..store._facts import graph_facts
 from ._config import AstrumConfig, check_store
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..core._cache import Cache, Compute
 from ._base import CacheEntry, RunStore, UnstorableResultWarning
 from ._cachekey import cache_key
-from ._recorder import source_fingerprint
+from ._facts import source_fingerprint
 
 if TYPE_CHECKING:
     from ..core._engine import Run
