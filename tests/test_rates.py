@@ -511,3 +511,34 @@ async def test_each_retry_of_a_mapped_instance_takes_a_token() -> None:
     assert report.results["call"] == [0, 1, 2]
     assert len(starts) == 6  # three first attempts, three retries
     assert_paced(starts, 2, 1.0)  # every attempt took a token: one start every 0.5 s
+
+
+async def test_concurrent_runs_on_one_loop_share_a_pools_rate() -> None:
+    clock = FakeClock()
+    starts: list[float] = []
+    registry = SchedulerRegistry("paced_shared")
+    as_plain_tasks(registry, record_starts(clock, starts), 10)
+    config = AstrumConfig(rates={"api": "10/s"}, clock=clock)
+
+    # two requests of a web service, each its own run, against one rate-limited API
+    one, two = await asyncio.gather(registry.run(config=config), registry.run(config=config))
+
+    assert one.execution_state == two.execution_state == "completed"
+    assert len(starts) == 20
+    assert_paced(starts, 10, 1.0)  # together: one start every 0.1 s
+    assert max(starts) == pytest.approx(19 * 0.1)
+
+
+async def test_runs_giving_a_pool_another_rate_have_a_limiter_of_their_own() -> None:
+    clock = FakeClock()
+    starts: list[float] = []
+    registry = SchedulerRegistry("paced_apart")
+    as_plain_tasks(registry, record_starts(clock, starts), 5)
+
+    await asyncio.gather(
+        registry.run(config=AstrumConfig(rates={"api": "10/s"}, clock=clock)),
+        registry.run(config=AstrumConfig(rates={"api": "20/s"}, clock=clock)),
+    )
+
+    assert len(starts) == 10
+    assert starts.count(0.0) == 2  # 10/s and 20/s are two limiters: each run starts at once

@@ -64,7 +64,8 @@ class AstrumConfig:
             ``N/min``, ``N/minute``, ``N/h``, ``N/hour``): the pool's tasks start at most N times
             per period, one every ``period / N`` seconds, each attempt of a retried task too.
             A pool may have a rate and no entry in ``pools`` (rate-limited only). The wait for
-            a start counts as the task's pool wait.
+            a start counts as the task's pool wait. Runs on one event loop that give a pool the
+            same rate share its tokens (concurrent requests stay under the rate together).
         store: a `RunStore` (``SQLiteStore(path)``, ``MemoryStore()``) every run
             is recorded into, as it happens; ``None`` (default): nothing is recorded. A
             ``store=`` passed to ``run()`` wins over it.

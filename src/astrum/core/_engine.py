@@ -38,6 +38,7 @@ from ..lifecycle._events import RunEvent
 from ._attempts import run_attempts
 from ._mapping import run_map
 from ._program import ASYNC, SYNC, Binder, Program, callable_kind
+from ._rates import shared_limiters
 from ._run_data import attempt_rows
 from ._run_launch import RunLaunch
 from ._run_outcome import RunOutcome
@@ -69,6 +70,9 @@ class Run(RunLaunch, RunThreads, RunOutcome, RunSlots):
         """
         loop = asyncio.get_running_loop()
         self._loop = loop
+        program = self.program
+        if program.pool_rates is not None:  # one limiter per rate, shared by the runs on this loop
+            self._rates = shared_limiters(loop, program.clock, program.pool_names, program.pool_rates)
         self._pool = worker_pool()
         self._done = loop.create_future()
         self.epoch0 = time.time()

@@ -4,13 +4,20 @@ A `RateLimiter` hands out one token every ``period / count`` seconds, with a bur
 of one: each start is at least that long after the previous one, so any window of length
 ``period`` holds at most ``count`` starts (a bucket that starts full would let ``2 * count``
 through in the first period). It is pure and clock-driven: the caller passes the time.
+
+Limiters are shared (`shared_limiters`): every run on one event loop and one clock whose
+configuration gives a pool the same rate takes its tokens from one limiter, so concurrent runs
+(one per request in a web service) stay under the rate together, as one API key must.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Rate", "RateLimiter"]
+__all__ = ["Rate", "RateLimiter", "shared_limiters"]
 
 _NEVER = float("-inf")
 
@@ -73,3 +80,30 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.count:g}/{self.period:g}s)"
+
+
+# Per event loop: (pool name, count, period, id(clock)) -> (clock, limiter). Forgotten with the loop.
+_SHARED: weakref.WeakKeyDictionary[Any, dict[tuple[str, float, float, int], tuple[Any, RateLimiter]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_limiters(
+    loop: Any, clock: Any, names: Sequence[str], rates: Sequence[Rate | None]
+) -> list[RateLimiter | None]:
+    """The limiter of each pool (``None``: no rate), shared with every other run on ``loop`` and
+    ``clock`` that gives the pool of that name the same rate."""
+    limiters = _SHARED.get(loop)
+    if limiters is None:
+        limiters = _SHARED[loop] = {}
+    out: list[RateLimiter | None] = []
+    for name, rate in zip(names, rates, strict=True):
+        if rate is None:
+            out.append(None)
+            continue
+        key = (name, rate.count, rate.period, id(clock))
+        held = limiters.get(key)
+        if held is None or held[0] is not clock:  # a clock that died left its id to this one
+            held = limiters[key] = (clock, RateLimiter(rate.count, rate.period))
+        out.append(held[1])
+    return out

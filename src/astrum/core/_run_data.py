@@ -129,13 +129,12 @@ class RunData:
             deque() for _ in program.pool_limits
         ]  # task index or PoolTicket
         self.pool_wait: dict[Any, float] = {}
-        # Rate-limited pools: a limiter per pool (None: no rate), and the timers that wake a
-        # pool's queue when its next token is due (see RunSlots); None when no pool has a rate.
-        rates = program.pool_rates
+        # Rate-limited pools: a limiter per pool (None: no rate; shared with the other runs on
+        # the loop, set by execute()), and the timers that wake a pool's queue when its next
+        # token is due (see RunSlots); None when no pool has a rate.
         self._rates: list[RateLimiter | None] | None = None
         self._rate_timers: dict[int, asyncio.Task[None]] | None = None
-        if rates is not None:
-            self._rates = [None if rate is None else RateLimiter(rate.count, rate.period) for rate in rates]
+        if program.pool_rates is not None:
             self._rate_timers = {}
         # Tasks waiting for a concurrency slot handed back by a task pausing for a retry.
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
