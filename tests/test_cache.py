@@ -650,3 +650,19 @@ async def test_a_run_with_cache_hits_can_be_resumed(tmp_path: Path) -> None:
 
     assert resumed.results == {"a": 3, "b": 4} and resumed.reused_tasks == ("a",)
     assert bodies == ["a", "b", "b", "b"]
+
+
+async def test_the_printed_report_says_a_hit_was_served_from_the_cache() -> None:
+    registry = SchedulerRegistry("cache_printed")
+
+    @registry.task(cache=Cache())
+    async def answer() -> int:
+        return 42
+
+    store = MemoryStore()
+    first = await registry.run(store=store)
+    second = await registry.run(store=store)
+
+    assert "served from the cache" not in str(first)
+    row = next(line for line in str(second).splitlines() if line.strip().startswith("answer"))
+    assert "served from the cache" in row

@@ -39,6 +39,10 @@ def test_runs_reuse_cached_results_until_cache_clear_deletes_them(cli):
     second = cli("run", "cached_app:registry")
     assert second.returncode == 0, second.stderr
     assert cli.executions() == {"fetch": 1, "total": 1}  # the second run took both from the cache
+    latest = cli("runs").stdout.splitlines()[2].split()[0]
+    shown = cli("show", latest)
+    assert shown.returncode == 0, shown.stderr
+    assert [line for line in shown.stdout.splitlines() if "served from the cache" in line] != []
 
     listed = cli("cache", "list")
     assert listed.returncode == 0

@@ -175,7 +175,7 @@ def _note(stat: TaskExecutionStatistics) -> str:
         if stat.caused_by and stat.caused_by not in note:
             note = f"{note} (caused by {stat.caused_by})" if note else f"caused by {stat.caused_by}"
         return note
-    return ""
+    return "served from the cache" if stat.cache == "hit" else ""
 
 
 def _print_errors(out: Output, stats: Sequence[TaskExecutionStatistics]) -> None:

@@ -48,6 +48,8 @@ def task_row(stat: TaskExecutionStatistics, origin: float, critical: set[str]) -
     """The cells of one task: name (``*`` on the critical path), status, times, tries, pool, note."""
     note = stat.error_message or ""
     note = note.splitlines()[0] if note else ""
+    if not note and getattr(stat, "cache", None) == "hit":
+        note = "served from the cache"
     if len(note) > 80:
         note = note[:79] + "…"
     return [
