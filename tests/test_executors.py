@@ -305,3 +305,36 @@ async def test_the_default_executor_leaves_a_process_isolated_task_in_its_own_pr
 
     worker_pid = one_worker.submit(os.getpid).result(timeout=5)
     assert report.results["isolated"] not in (os.getpid(), worker_pid)
+
+
+async def test_a_job_running_in_a_process_worker_is_stopped_when_its_run_stops(
+    one_worker: ProcessPoolExecutor,
+) -> None:
+    registry = SchedulerRegistry("pool_run_stop_stops")
+    registry.register(jobs.spin_forever, "spin", executor="cpu")
+
+    @registry.task
+    async def fails() -> None:
+        await asyncio.sleep(0.3)  # spin is running in the worker by now
+        raise RuntimeError("stop the run")
+
+    report = await registry.run(config=AstrumConfig(executors={"cpu": one_worker}))
+
+    assert report.execution_state == "failed"
+    assert by_name(report)["spin"].status == "cancelled"
+    # the only worker is free again (and alive): it was told to stop the job, not killed
+    pids = set(one_worker._processes)  # type: ignore[attr-defined]
+    assert one_worker.submit(os.getpid).result(timeout=5) in pids
+
+
+async def test_cancelling_a_run_stops_its_job_in_a_process_worker(one_worker: ProcessPoolExecutor) -> None:
+    registry = SchedulerRegistry("pool_cancel_stops")
+    registry.register(jobs.spin_forever, "spin", executor="cpu")
+
+    run = asyncio.ensure_future(registry.run(config=AstrumConfig(executors={"cpu": one_worker})))
+    await asyncio.sleep(0.3)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+    assert one_worker.submit(os.getpid).result(timeout=5) > 0

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..core._process import ProcessTaskError, _describe_raised, _rebuild_raised
+from ._stop import JobStopped, stoppable
 
 __all__ = ["Submit", "dumps", "outcome_of", "pickling_problem", "run_payload"]
 
@@ -79,17 +80,19 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
 
 
 def run_payload(payload: bytes) -> bytes:
-    """In the worker: run the pickled ``(fn, args, kwargs, stop_after)``; return the pickled
-    outcome, ``(True, value)`` or ``(False, described exception)``."""
-    fn, args, kwargs, stop_after = pickle.loads(payload)
+    """In the worker: run the pickled ``(fn, args, kwargs, stop_after, stop_marker)``; return the
+    pickled outcome, ``(True, value)`` or ``(False, described exception)``."""
+    fn, args, kwargs, stop_after, stop_marker = pickle.loads(payload)
     try:
-        with _time_limit(stop_after):
+        with stoppable(stop_marker), _time_limit(stop_after):
             outcome: tuple[bool, Any] = (True, fn(*args, **kwargs))
     except Exception as exc:
         outcome = (False, _describe_raised(exc))
     except JobExpired:
         expired = TimeoutError(f"stopped in its worker after {stop_after:g} s (its time limit)")
         outcome = (False, _describe_raised(expired))
+    except JobStopped:  # its run stopped: nobody waits for this outcome
+        outcome = (False, _describe_raised(TimeoutError("stopped in its worker: its run stopped")))
     try:
         return dumps(outcome)
     except Exception as exc:  # the value cannot be pickled

@@ -53,7 +53,7 @@ def dask_submit(target: Any) -> Submit:
         loop = asyncio.get_running_loop()
         if client is None:
             client = await loop.run_in_executor(None, _client_for, target)
-        future = client.submit(run_payload, dumps((fn, args, kwargs, stop_after)), pure=False)
+        future = client.submit(run_payload, dumps((fn, args, kwargs, stop_after, None)), pure=False)
         done: asyncio.Future[None] = loop.create_future()
 
         def settle() -> None:
