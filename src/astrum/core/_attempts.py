@@ -71,17 +71,14 @@ async def _attempts(
             waited = delay
             if run.bus is not None:
                 run._task_event("task_retry", i, attempt, error=exc, delay=waited, start=started, end=ended)
-            limiter = run._limiter_of(i) if run._rates is not None else None
-            if limiter is None:
-                if waited > 0:
-                    await _pause_without_slot(run, i, waited)
-                continue
-            # A rate-limited pool: each attempt is a start and takes a token; the wait for it
+            # In a rate-limited pool each attempt is a start and takes a token; the wait for it
             # counts as waited before the attempt, like the backoff.
-            if waited > 0 or limiter.delay(run._now()):
+            limiter = run._limiter_of(i) if run._rates is not None else None
+            if waited > 0 or (limiter is not None and limiter.delay(run._now())):
                 waited += await _pause_without_slot(run, i, waited, limiter)
-            waited += await run._wait_for_token(limiter)  # taken meanwhile by another task: rare
-            limiter.take(run._now())
+            if limiter is not None:
+                waited += await run._wait_for_token(limiter)  # taken meanwhile by another task: rare
+                limiter.take(run._now())
             continue
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then stop the run
             log.append((started, run._now(), FAILED, exc, waited))

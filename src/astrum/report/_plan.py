@@ -7,11 +7,12 @@ dependencies are done); stages only describe the graph level by level: stage
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .._errors import TaskOrderNoExitError
 from ..core._graph import Graph, TaskOrder, compile_graph, order_entries
+from ._report import TaskStageStatistics
 
 __all__ = [
     "ExecutionPlan",
@@ -20,6 +21,7 @@ __all__ = [
     "build_plan",
     "graph_from_orders",
     "stage_parallelism",
+    "stage_statistics",
 ]
 
 
@@ -186,3 +188,34 @@ class ExecutionPlanner:
         plan = build_plan(graph_from_orders(self.task_order))
         plan.set_original_tasks(self.task_order)
         return plan
+
+
+def stage_statistics(
+    stages: Sequence[ExecutionStage],
+    span: Callable[[str], tuple[float, float] | None],
+    wall: Callable[[float], float] = float,
+) -> list[TaskStageStatistics]:
+    """Per stage that any task started in: its members and its span, from ``span(task)`` (the
+    start and end of a task that started, ``None`` for one that did not) turned into epoch
+    seconds by ``wall``."""
+    out: list[TaskStageStatistics] = []
+    for stage in stages:
+        spans = [s for s in map(span, stage.start_tasks) if s is not None]
+        if not spans:
+            continue
+        start = min(s[0] for s in spans)
+        end = max(s[1] for s in spans)
+        out.append(
+            TaskStageStatistics(
+                stage_id=stage.stage_id,
+                stage_name=f"Stage_{stage.stage_id}",
+                start_time=wall(start),
+                end_time=wall(end),
+                duration=end - start,
+                parallel_task_count=len(stage.parallel_tasks),
+                wait_task_count=len(stage.wait_for_tasks),
+                parallel_tasks=stage.parallel_tasks,
+                wait_tasks=stage.wait_for_tasks,
+            )
+        )
+    return out

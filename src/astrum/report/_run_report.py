@@ -11,7 +11,7 @@ from ..core._graph import latest_chain
 from ..core._program import CANCELLED, COMPLETED, CONTINUE, FAILED, TIMED_OUT
 from ..core._run_data import RunData, attempt_rows
 from ._instances import instance_counts, instance_exceptions, instance_statistics
-from ._plan import build_plan
+from ._plan import build_plan, stage_statistics
 from ._report import (
     ExecutionReport,
     TaskAttemptStatistics,
@@ -238,31 +238,14 @@ class _Parts:
         """Per stage of the stage view that any task started in: its span and members."""
         run = self.run
         graph = run.program.graph
+        index = graph.index
         status = self.status
-        plan = build_plan(graph)
-        wall = run.wall
-        out: list[TaskStageStatistics] = []
-        for stage in plan.stages:
-            members = [graph.index[name] for name in stage.start_tasks]
-            started = [i for i in members if status[i] is not None]
-            if not started:
-                continue
-            start = min(run.start_at[i] for i in started)
-            end = max(run.end_at[i] for i in started)
-            out.append(
-                TaskStageStatistics(
-                    stage_id=stage.stage_id,
-                    stage_name=f"Stage_{stage.stage_id}",
-                    start_time=wall(start),
-                    end_time=wall(end),
-                    duration=end - start,
-                    parallel_task_count=len(stage.parallel_tasks),
-                    wait_task_count=len(stage.wait_for_tasks),
-                    parallel_tasks=stage.parallel_tasks,
-                    wait_tasks=stage.wait_for_tasks,
-                )
-            )
-        return out
+
+        def span(name: str) -> tuple[float, float] | None:
+            i = index[name]
+            return None if status[i] is None else (run.start_at[i], run.end_at[i])
+
+        return stage_statistics(build_plan(graph).stages, span, run.wall)
 
     def original_tasks(self) -> dict[str, list[str]]:
         """Each task's dependencies by name."""

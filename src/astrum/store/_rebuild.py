@@ -13,12 +13,11 @@ from typing import Any
 
 from .._errors import SchedulerError, TaskDependencyError, TaskOrderLoopError
 from ..core._graph import Graph, compile_graph, latest_chain
-from ..report._plan import build_plan
+from ..report._plan import build_plan, stage_statistics
 from ..report._report import (
     ExecutionReport,
     TaskAttemptStatistics,
     TaskExecutionStatistics,
-    TaskStageStatistics,
 )
 from ._base import AttemptRecord, RunRecord, TaskRecord
 
@@ -138,7 +137,7 @@ def rebuild_report(
         max_parallelism=plan.max_parallelism,
         successful_tasks=sum(1 for t in tasks if t.status == "completed"),
         failed_tasks=sum(1 for t in tasks if t.status in _FAILED),
-        stage_statistics=_stage_statistics(plan.stages, by_name),
+        stage_statistics=stage_statistics(plan.stages, lambda name: _span(by_name.get(name))),
         task_statistics=stats,
         execution_state=state,
         error_summary=_error_summary(run, state, tasks, len(graph) - len(recorded)),
@@ -234,30 +233,8 @@ def _error_summary(run: RunRecord, state: str, tasks: Sequence[TaskRecord], miss
     return summary
 
 
-def _stage_statistics(
-    stages: Sequence[Any], by_name: Mapping[str, TaskExecutionStatistics]
-) -> list[TaskStageStatistics]:
-    out: list[TaskStageStatistics] = []
-    for stage in stages:
-        started = [by_name[name] for name in stage.start_tasks if name in by_name]
-        if not started:
-            continue
-        start = min(stat.start_time for stat in started)
-        end = max(stat.end_time for stat in started)
-        out.append(
-            TaskStageStatistics(
-                stage_id=stage.stage_id,
-                stage_name=f"Stage_{stage.stage_id}",
-                start_time=start,
-                end_time=end,
-                duration=end - start,
-                parallel_task_count=len(stage.parallel_tasks),
-                wait_task_count=len(stage.wait_for_tasks),
-                parallel_tasks=stage.parallel_tasks,
-                wait_tasks=stage.wait_for_tasks,
-            )
-        )
-    return out
+def _span(stat: TaskExecutionStatistics | None) -> tuple[float, float] | None:
+    return None if stat is None else (stat.start_time, stat.end_time)
 
 
 def _critical_path(graph: Graph, by_name: Mapping[str, TaskExecutionStatistics]) -> list[str]:
